@@ -1,0 +1,1 @@
+"""gt-constructs: Amazon SageMaker Ground Truth custom labeling jobs as AWS CDK constructs."""

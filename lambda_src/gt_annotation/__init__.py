@@ -1,0 +1,1 @@
+"""Annotation Lambdas: pre-annotation and consolidation (post-annotation)."""

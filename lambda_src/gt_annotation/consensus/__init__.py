@@ -1,0 +1,1 @@
+"""Consensus algorithms, one module per task family."""

@@ -1,0 +1,1 @@
+"""Custom-resource handlers: labeling job lifecycle, manifest crawler, workforce."""
