@@ -1,1 +1,80 @@
-"""gt-constructs: Amazon SageMaker Ground Truth custom labeling jobs as AWS CDK constructs."""
+"""gt-constructs: Amazon SageMaker Ground Truth custom labeling jobs as AWS CDK constructs.
+
+Names are re-exported lazily: importing ``aws_cdk`` starts a jsii runtime (seconds),
+which the local workbench (``gt-constructs`` command) does not need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "ConfigurationError": "validation",
+    "Consolidation": "consolidation",
+    "CustomLabelingJob": "job",
+    "DataKind": "task_type",
+    "Dataset": "dataset",
+    "IWorkteam": "workteam",
+    "LabelingJobMonitoring": "lifecycle",
+    "LabelingJobResource": "lifecycle",
+    "LabelingJobRunner": "lifecycle",
+    "ManifestFromS3Prefix": "lifecycle",
+    "PayloadAccess": "role",
+    "PrivateWorkteam": "workteam",
+    "SkillScope": "skill_table",
+    "TaskType": "task_type",
+    "TemplateError": "template",
+    "WorkerTemplate": "template",
+}
+__all__ = [
+    "ConfigurationError",
+    "Consolidation",
+    "CustomLabelingJob",
+    "DataKind",
+    "Dataset",
+    "IWorkteam",
+    "LabelingJobMonitoring",
+    "LabelingJobResource",
+    "LabelingJobRunner",
+    "ManifestFromS3Prefix",
+    "PayloadAccess",
+    "PrivateWorkteam",
+    "SkillScope",
+    "TaskType",
+    "TemplateError",
+    "WorkerTemplate",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gt_constructs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:
+    from .consolidation import Consolidation
+    from .dataset import Dataset
+    from .job import CustomLabelingJob
+    from .lifecycle import (
+        LabelingJobMonitoring,
+        LabelingJobResource,
+        LabelingJobRunner,
+        ManifestFromS3Prefix,
+    )
+    from .role import PayloadAccess
+    from .skill_table import SkillScope
+    from .task_type import DataKind, TaskType
+    from .template import TemplateError, WorkerTemplate
+    from .validation import ConfigurationError
+    from .workteam import IWorkteam, PrivateWorkteam

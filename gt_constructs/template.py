@@ -98,7 +98,9 @@ class WorkerTemplate:
         try:
             text = file.read_text(encoding="utf-8")
         except OSError as error:
-            raise TemplateError(str(file), [f"1: cannot read the file ({error.strerror})"]) from error
+            raise TemplateError(
+                str(file), [f"1: cannot read the file ({error.strerror})"]
+            ) from error
         return WorkerTemplate(text, source=str(file))
 
     @staticmethod
@@ -115,8 +117,10 @@ class WorkerTemplate:
                 "template=WorkerTemplate.from_file(...) (CUSTOM tasks need your own)"
             )
         resource = importlib.resources.files("gt_constructs.templates") / task_type.template_file
-        return WorkerTemplate(resource.read_text(encoding="utf-8"),
-                              source=f"default template {task_type.template_file}")
+        return WorkerTemplate(
+            resource.read_text(encoding="utf-8"),
+            source=f"default template {task_type.template_file}",
+        )
 
     # -- validation ----------------------------------------------------------------
     def validate(self, consolidation: Consolidation) -> str | None:
@@ -128,12 +132,16 @@ class WorkerTemplate:
         self._check_liquid(problems)
         elements = self._elements(problems)
         if not any(e.tag == "crowd-form" for e in elements):
-            problems.append("1: no <crowd-form> element: Ground Truth submits only what a "
-                            "<crowd-form> wraps")
-        if not any(e.tag == "script" and e.attributes.get("src") == CROWD_ELEMENTS_SCRIPT
-                   for e in elements):
-            problems.append(f"1: the Crowd HTML Elements script is not loaded: add "
-                            f'<script src="{CROWD_ELEMENTS_SCRIPT}"></script>')
+            problems.append(
+                "1: no <crowd-form> element: Ground Truth submits only what a <crowd-form> wraps"
+            )
+        if not any(
+            e.tag == "script" and e.attributes.get("src") == CROWD_ELEMENTS_SCRIPT for e in elements
+        ):
+            problems.append(
+                f"1: the Crowd HTML Elements script is not loaded: add "
+                f'<script src="{CROWD_ELEMENTS_SCRIPT}"></script>'
+            )
         answer_name = self._answer_name(elements, consolidation, problems)
         if problems:
             raise TemplateError(self.source, problems)
@@ -175,24 +183,31 @@ class WorkerTemplate:
         candidates = [e for e in elements if e.tag in wanted]
         allowed = " or ".join(f"<{t}>" for t in wanted)
         if not candidates:
-            problems.append(f"1: no {allowed} element, which the '{consolidation.method}' "
-                            "consolidation reads")
+            problems.append(
+                f"1: no {allowed} element, which the '{consolidation.method}' consolidation reads"
+            )
             return None
         for element in candidates:
             if not element.attributes.get("name"):
-                problems.append(f"{element.line}: <{element.tag}> has no name attribute: the "
-                                "worker's answer is stored under that name")
+                problems.append(
+                    f"{element.line}: <{element.tag}> has no name attribute: the "
+                    "worker's answer is stored under that name"
+                )
         names = {e.attributes["name"] for e in candidates if e.attributes.get("name")}
         if consolidation.answer_name is not None:
             if consolidation.answer_name not in names:
                 found = ", ".join(sorted(names)) or "none"
-                problems.append(f"1: the consolidation reads the answer '{consolidation.answer_name}' "
-                                f"but no {allowed} element has that name (found: {found})")
+                problems.append(
+                    f"1: the consolidation reads the answer '{consolidation.answer_name}' "
+                    f"but no {allowed} element has that name (found: {found})"
+                )
             return consolidation.answer_name
         if len(names) > 1:
-            problems.append(f"{candidates[1].line}: several {allowed} elements "
-                            f"({', '.join(sorted(names))}): say which one holds the answer "
-                            "with the consolidation's answer_name")
+            problems.append(
+                f"{candidates[1].line}: several {allowed} elements "
+                f"({', '.join(sorted(names))}): say which one holds the answer "
+                "with the consolidation's answer_name"
+            )
             return None
         return next(iter(names), None)
 
@@ -206,4 +221,3 @@ class WorkerTemplate:
         """Render as Ground Truth would show it to a worker (``task.input`` = ``task_input``)."""
         env = make_environment(grant_read_access)
         return env.from_string(self.text).render(task={"input": dict(task_input)})
-
