@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,12 @@ from constructs import Construct, IDependable
 from .consolidation import Consolidation
 from .dataset import Dataset
 from .functions import POST_ANNOTATION_HANDLER, PRE_ANNOTATION_HANDLER, annotation_function
+from .nag import (
+    S3_GRANT_REASONS,
+    acknowledge,
+    acknowledge_bucket_deployment_provider,
+    acknowledge_wildcards,
+)
 from .role import PayloadAccess, execution_role, grant_job_permissions
 from .skill_table import SkillScope, worker_skill_table
 from .storage import secure_bucket
@@ -34,6 +41,8 @@ _LABEL_ATTRIBUTE_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}"
 _JOB_PREFIX_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,51}"
 _KEYWORD_PATTERN = r"[A-Za-z0-9]+( [A-Za-z0-9]+)*"
 MAX_LABELS = 50
+DEFAULT_TASK_TIME_LIMIT = Duration.minutes(10)
+DEFAULT_TASK_AVAILABILITY = Duration.days(10)
 
 
 class CustomLabelingJob(Construct):
@@ -60,8 +69,8 @@ class CustomLabelingJob(Construct):
         task_title: str | None = None,
         task_description: str | None = None,
         task_keywords: Sequence[str] | None = None,
-        task_time_limit: Duration = Duration.minutes(10),
-        task_availability_lifetime: Duration = Duration.days(10),
+        task_time_limit: Duration = DEFAULT_TASK_TIME_LIMIT,
+        task_availability_lifetime: Duration = DEFAULT_TASK_AVAILABILITY,
         max_concurrent_task_count: int = 1000,
         consolidation: Consolidation | None = None,
         payload_access: PayloadAccess = PayloadAccess.ASSUME_EXECUTION_ROLE,
@@ -161,8 +170,7 @@ class CustomLabelingJob(Construct):
         self.job_name_prefix = job_name_prefix or self.label_attribute_name[:52].rstrip("-")
         task_title = task_title or f"{task_type.title} of {_short_list(self.labels)}"[:128]
         task_description = task_description or (
-            f"{task_type.title}: label each data object carefully "
-            "following the instructions."
+            f"{task_type.title}: label each data object carefully following the instructions."
         )
         keywords = list(task_keywords or _default_keywords(task_type))
 
@@ -196,12 +204,22 @@ class CustomLabelingJob(Construct):
         # -- storage ---------------------------------------------------------------------
         self.encryption_key = encryption_key
         self.input_bucket: s3.IBucket = input_bucket or secure_bucket(
-            self, "InputBucket", encryption_key=encryption_key, removal_policy=removal_policy,
-            cors=True, access_logs_bucket=access_logs_bucket, access_logs_prefix="input/",
+            self,
+            "InputBucket",
+            encryption_key=encryption_key,
+            removal_policy=removal_policy,
+            cors=True,
+            access_logs_bucket=access_logs_bucket,
+            access_logs_prefix="input/",
         )
         self.output_bucket: s3.IBucket = output_bucket or secure_bucket(
-            self, "OutputBucket", encryption_key=encryption_key, removal_policy=removal_policy,
-            cors=False, access_logs_bucket=access_logs_bucket, access_logs_prefix="output/",
+            self,
+            "OutputBucket",
+            encryption_key=encryption_key,
+            removal_policy=removal_policy,
+            cors=False,
+            access_logs_bucket=access_logs_bucket,
+            access_logs_prefix="output/",
         )
         if input_bucket is not None:
             Annotations.of(self).add_warning_v2(
@@ -213,8 +231,10 @@ class CustomLabelingJob(Construct):
 
         template_key = f"{config_prefix}worker-template.liquid.html"
         categories_key = f"{config_prefix}label-categories.json"
-        categories = {"document-version": "2018-11-28",
-                      "labels": [{"label": label} for label in self.labels]}
+        categories = {
+            "document-version": "2018-11-28",
+            "labels": [{"label": label} for label in self.labels],
+        }
         self.config_upload = s3deploy.BucketDeployment(
             self,
             "ConfigUpload",
@@ -224,6 +244,7 @@ class CustomLabelingJob(Construct):
             ],
             destination_bucket=self.input_bucket,
             destination_key_prefix=config_prefix,
+            memory_limit=512,
             prune=False,
         )
         self.template_s3_uri = f"s3://{self.input_bucket.bucket_name}/{template_key}"
@@ -237,6 +258,17 @@ class CustomLabelingJob(Construct):
             data_kind=task_type.data_kind,
         )
         self.manifest_s3_uri = binding.manifest_s3_uri
+        acknowledge_bucket_deployment_provider(stack)
+        if access_logs_bucket is None:
+            for created in (
+                b for b in (self.input_bucket, self.output_bucket) if isinstance(b, s3.Bucket)
+            ):
+                acknowledge(
+                    created,
+                    "AwsSolutions-S1",
+                    "S3 server access logging is opt-in: pass access_logs_bucket to "
+                    "write logs there (the job's own actions are in CloudTrail)",
+                )
 
         # -- worker skill -------------------------------------------------------------------
         self.skill_table: dynamodb.ITable = skill_table or worker_skill_table(
@@ -254,8 +286,11 @@ class CustomLabelingJob(Construct):
                 environment={
                     "GT_TASK_TYPE": task_type.value,
                     "GT_LABELS": json.dumps(self.labels),
-                    **({"GT_SKIP_IF_LABELED": skip_objects_labeled_with}
-                       if skip_objects_labeled_with else {}),
+                    **(
+                        {"GT_SKIP_IF_LABELED": skip_objects_labeled_with}
+                        if skip_objects_labeled_with
+                        else {}
+                    ),
                 },
                 memory_size=256,
                 timeout=Duration.seconds(30),
@@ -306,12 +341,18 @@ class CustomLabelingJob(Construct):
                     iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role.role_arn])
                 )
         keys = [k for k in (encryption_key,) if k is not None]
-        keys += [b.encryption_key for b in (input_bucket, output_bucket)
-                 if b is not None and b.encryption_key is not None]
+        keys += [
+            b.encryption_key
+            for b in (input_bucket, output_bucket)
+            if b is not None and b.encryption_key is not None
+        ]
         grant_job_permissions(
             self.execution_role,
-            read=[(self.input_bucket, template_key), (self.input_bucket, categories_key),
-                  *binding.read],
+            read=[
+                (self.input_bucket, template_key),
+                (self.input_bucket, categories_key),
+                *binding.read,
+            ],
             output_bucket=self.output_bucket,
             output_prefix=self.output_prefix,
             functions=[self.pre_annotation_function, self.post_annotation_function],
@@ -324,6 +365,36 @@ class CustomLabelingJob(Construct):
                 self.output_bucket.grant_put(
                     post_role, f"{self.output_prefix}*/consolidated-masks/*"
                 )
+
+        output_objects = re.escape(self.output_prefix) + r"(\*/consolidated-masks/)?\*$"
+        job_reasons = [
+            (
+                output_objects,
+                "Objects under the job's output prefix: Ground Truth names them per job, "
+                "iteration and data object at run time",
+            ),
+            *[
+                (
+                    re.escape(pattern) + "$",
+                    "Data objects of the dataset: the manifest may name any object under its prefix",
+                )
+                for _, pattern in binding.read
+                if pattern.endswith("*")
+            ],
+            (
+                r"log-group:/aws/sagemaker/LabelingJobs\*$",
+                "Ground Truth writes its logs to log groups under /aws/sagemaker/LabelingJobs",
+            ),
+            (
+                r"^Resource::\*$",
+                "cloudwatch:PutMetricData has no resource-level permissions; a condition limits "
+                "it to the AWS/SageMaker namespace",
+            ),
+            *S3_GRANT_REASONS,
+        ]
+        acknowledge_wildcards(self.execution_role, job_reasons)
+        if post_role is not None:
+            acknowledge_wildcards(post_role, job_reasons)
 
         # -- the request --------------------------------------------------------------------
         fingerprint = hashlib.sha256(
@@ -349,8 +420,13 @@ class CustomLabelingJob(Construct):
         from .lifecycle import LabelingJobMonitoring, LabelingJobResource, LabelingJobRunner
 
         needs: list[IDependable] = [
-            self.input_bucket, self.output_bucket, self.config_upload, *binding.dependables,
-            self.pre_annotation_function, self.post_annotation_function, self.execution_role,
+            self.input_bucket,
+            self.output_bucket,
+            self.config_upload,
+            *binding.dependables,
+            self.pre_annotation_function,
+            self.post_annotation_function,
+            self.execution_role,
             self.skill_table,
         ]
         if isinstance(workteam, Construct):
@@ -373,7 +449,8 @@ class CustomLabelingJob(Construct):
         else:
             self.labeling_job_name = f"{self.job_name_prefix}-{self._synth_hash()}"
             self.labeling_job_arn = stack.format_arn(
-                service="sagemaker", resource="labeling-job",
+                service="sagemaker",
+                resource="labeling-job",
                 resource_name=self.labeling_job_name.lower(),
             )
             self.output_manifest_s3_uri = (
@@ -423,18 +500,26 @@ class CustomLabelingJob(Construct):
             problems.add(f"labels must be unique; repeated: {', '.join(duplicates)}")
         for label in labels:
             if not 1 <= len(label) <= 256 or label != label.strip():
-                problems.add(f"label {label!r} is not allowed: 1–256 characters, no leading or "
-                             "trailing spaces")
+                problems.add(
+                    f"label {label!r} is not allowed: 1–256 characters, no leading or "
+                    "trailing spaces"
+                )
         problems.check_pattern(
-            "label_attribute_name", self.label_attribute_name, _LABEL_ATTRIBUTE_PATTERN,
+            "label_attribute_name",
+            self.label_attribute_name,
+            _LABEL_ATTRIBUTE_PATTERN,
             "1–127 letters, digits and hyphens, starting and ending with a letter or digit",
         )
         for suffix in ("-metadata", "-ref"):
             if self.label_attribute_name.endswith(suffix):
-                problems.add(f"label_attribute_name {self.label_attribute_name!r} must not end in "
-                             f"'{suffix}' (Ground Truth reserves it)")
+                problems.add(
+                    f"label_attribute_name {self.label_attribute_name!r} must not end in "
+                    f"'{suffix}' (Ground Truth reserves it)"
+                )
         problems.check_pattern(
-            "job_name_prefix", self.job_name_prefix, _JOB_PREFIX_PATTERN,
+            "job_name_prefix",
+            self.job_name_prefix,
+            _JOB_PREFIX_PATTERN,
             "1–52 letters, digits and hyphens, starting and ending with a letter or digit "
             "(the job name adds '-' and a 10-character hash; 63 at most)",
         )
@@ -446,12 +531,17 @@ class CustomLabelingJob(Construct):
         for keyword in keywords:
             problems.check_length(f"task keyword {keyword!r}", keyword, 1, 30)
             problems.check_pattern(
-                "task keyword", keyword, _KEYWORD_PATTERN,
+                "task keyword",
+                keyword,
+                _KEYWORD_PATTERN,
                 "letters and digits, words separated by single spaces",
             )
         problems.check_range("task_time_limit", _seconds(task_time_limit), 30, 28_800, " s")
         problems.check_range(
-            "task_availability_lifetime", _seconds(task_availability_lifetime), 60, 2_592_000,
+            "task_availability_lifetime",
+            _seconds(task_availability_lifetime),
+            60,
+            2_592_000,
             " s",
         )
         problems.check_range("max_concurrent_task_count", max_concurrent_task_count, 1, 5000)
@@ -480,9 +570,14 @@ class CustomLabelingJob(Construct):
         input_config: dict[str, Any] = {
             "DataSource": {"S3DataSource": {"ManifestS3Uri": self.manifest_s3_uri}}
         }
-        classifiers = [name for name, on in (
-            ("FreeOfPersonallyIdentifiableInformation", pii_free),
-            ("FreeOfAdultContent", adult_free)) if on]
+        classifiers = [
+            name
+            for name, on in (
+                ("FreeOfPersonallyIdentifiableInformation", pii_free),
+                ("FreeOfAdultContent", adult_free),
+            )
+            if on
+        ]
         if classifiers:
             input_config["DataAttributes"] = {"ContentClassifiers": classifiers}
         output_config: dict[str, Any] = {
@@ -518,9 +613,12 @@ class CustomLabelingJob(Construct):
         if self.labels:
             request["LabelCategoryConfigS3Uri"] = self.label_category_s3_uri
         stopping = {
-            key: value for key, value in (
+            key: value
+            for key, value in (
                 ("MaxHumanLabeledObjectCount", max_human_labeled_object_count),
-                ("MaxPercentageOfInputDatasetLabeled", max_percentage)) if value is not None
+                ("MaxPercentageOfInputDatasetLabeled", max_percentage),
+            )
+            if value is not None
         }
         if stopping:
             request["StoppingConditions"] = stopping
@@ -534,19 +632,28 @@ class CustomLabelingJob(Construct):
     def _outputs(self, stack: Stack) -> None:
         request = dict(self.create_labeling_job_request, LabelingJobName=self.labeling_job_name)
         outputs = {
-            "InputBucketName": (self.input_bucket.bucket_name, "Bucket of template, categories and data"),
+            "InputBucketName": (
+                self.input_bucket.bucket_name,
+                "Bucket of template, categories and data",
+            ),
             "OutputBucketName": (self.output_bucket.bucket_name, "Bucket of the job output"),
             "TemplateS3Uri": (self.template_s3_uri, "Worker UI template"),
             "ManifestS3Uri": (self.manifest_s3_uri, "Input manifest"),
             "ExecutionRoleArn": (self.execution_role.role_arn, "SageMaker execution role"),
-            "PreAnnotationFunctionArn": (self.pre_annotation_function.function_arn,
-                                         "Pre-annotation function"),
-            "PostAnnotationFunctionArn": (self.post_annotation_function.function_arn,
-                                          "Annotation consolidation function"),
+            "PreAnnotationFunctionArn": (
+                self.pre_annotation_function.function_arn,
+                "Pre-annotation function",
+            ),
+            "PostAnnotationFunctionArn": (
+                self.post_annotation_function.function_arn,
+                "Annotation consolidation function",
+            ),
             "LabelingJobName": (self.labeling_job_name, "Labeling job name"),
             "OutputManifestS3Uri": (self.output_manifest_s3_uri, "Output manifest, once complete"),
-            "RunnerStateMachineArn": (self.runner.state_machine.state_machine_arn,
-                                      "Start another job with a new manifest"),
+            "RunnerStateMachineArn": (
+                self.runner.state_machine.state_machine_arn,
+                "Start another job with a new manifest",
+            ),
             "CreateLabelingJobRequest": (
                 stack.to_json_string(request),
                 "aws sagemaker create-labeling-job --cli-input-json '<this>'",

@@ -139,4 +139,3 @@ def grant_job_permissions(
             "kms:GenerateDataKey*",
             "kms:DescribeKey",
         )
-

@@ -1,0 +1,497 @@
+"""CustomLabelingJob: what the synthesized stacks hold.
+
+One synth for the module (jsii start-up is per process): a minimal stack, a
+maximal one (customer key, DIRECT_READ, stopping conditions, existing
+manifest) and the example app's stack.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Capture, Match, Template
+
+from gt_constructs import (
+    ConfigurationError,
+    Consolidation,
+    CustomLabelingJob,
+    Dataset,
+    PayloadAccess,
+    PrivateWorkteam,
+    TaskType,
+    TemplateError,
+    WorkerTemplate,
+)
+from tests.support import cfn_lint_findings, synth_stacks
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGES = REPO / "examples" / "street-scenes"
+WORKTEAM_ARN = "arn:aws:sagemaker:us-east-1:111122223333:workteam/private-crowd/street-team"
+ENV = cdk.Environment(account="111122223333", region="us-east-1")
+
+
+def minimal_stack(app: cdk.App) -> cdk.Stack:
+    stack = cdk.Stack(app, "Minimal", env=ENV)
+    CustomLabelingJob(
+        stack,
+        "Job",
+        task_type=TaskType.IMAGE_CLASSIFICATION,
+        labels=["Cat", "Dog"],
+        dataset=Dataset.from_local_directory(IMAGES),
+        workteam=PrivateWorkteam.from_workteam_arn(stack, "Team", WORKTEAM_ARN),
+    )
+    return stack
+
+
+def maximal_stack(app: cdk.App) -> cdk.Stack:
+    stack = cdk.Stack(app, "Maximal", env=ENV)
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    data = s3.Bucket.from_bucket_name(stack, "Data", "existing-data-bucket")
+    CustomLabelingJob(
+        stack,
+        "Job",
+        task_type=TaskType.BOUNDING_BOX,
+        labels=["Car", "Bus", "Bicycle"],
+        dataset=Dataset.from_manifest(data, "manifests/traffic.manifest", data_prefix="traffic"),
+        workteam=PrivateWorkteam.from_workteam_arn(stack, "Team", WORKTEAM_ARN),
+        consolidation=Consolidation.bounding_boxes(iou_threshold=0.6, keep_all_annotations=True),
+        workers_per_object=5,
+        task_title="Box the vehicles",
+        task_description="Draw a tight box around every vehicle",
+        task_keywords=["vehicles", "bounding box"],
+        task_time_limit=cdk.Duration.minutes(5),
+        task_availability_lifetime=cdk.Duration.days(2),
+        max_concurrent_task_count=200,
+        payload_access=PayloadAccess.DIRECT_READ,
+        encryption_key=key,
+        label_attribute_name="vehicles",
+        job_name_prefix="traffic-boxes",
+        max_human_labeled_object_count=500,
+        max_percentage_of_input_dataset_labeled=80,
+        free_of_personally_identifiable_information=True,
+        free_of_adult_content=True,
+        skip_objects_labeled_with="vehicles",
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        notification_emails=["ml-team@example.com"],
+    )
+    return stack
+
+
+@pytest.fixture(scope="module")
+def templates() -> dict[str, Template]:
+    import app as example
+
+    def build(app: cdk.App) -> list[cdk.Stack]:
+        return [minimal_stack(app), maximal_stack(app), example.StreetPeopleStack(app, "Example")]
+
+    return synth_stacks(build)
+
+
+@pytest.fixture(scope="module")
+def minimal(templates: dict[str, Template]) -> Template:
+    return templates["Minimal"]
+
+
+@pytest.fixture(scope="module")
+def maximal(templates: dict[str, Template]) -> Template:
+    return templates["Maximal"]
+
+
+@pytest.fixture(scope="module")
+def example(templates: dict[str, Template]) -> Template:
+    return templates["Example"]
+
+
+def _resources(template: Template, kind: str, props: dict[str, Any] | None = None) -> dict:
+    return template.find_resources(kind, {"Properties": props} if props else None)
+
+
+# -- buckets --------------------------------------------------------------------------------
+def test_input_bucket_has_the_exact_cors_rule_workers_need(minimal: Template) -> None:
+    # THEN
+    minimal.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "CorsConfiguration": {
+                "CorsRules": [
+                    {
+                        "AllowedHeaders": Match.absent(),
+                        "AllowedMethods": ["GET"],
+                        "AllowedOrigins": ["*"],
+                        "ExposedHeaders": ["Access-Control-Allow-Origin"],
+                    }
+                ]
+            }
+        },
+    )
+
+
+def test_buckets_are_encrypted_versioned_private_and_retained_by_default(minimal: Template) -> None:
+    buckets = minimal.find_resources("AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for bucket in buckets.values():
+        props = bucket["Properties"]
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ] == {"SSEAlgorithm": "AES256"}
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert bucket["DeletionPolicy"] == "Retain"
+
+
+def test_buckets_deny_requests_without_ssl(minimal: Template) -> None:
+    policies = minimal.find_resources("AWS::S3::BucketPolicy")
+    assert len(policies) == 2
+    for policy in policies.values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in statements
+        )
+
+
+def test_customer_key_encrypts_buckets_and_skill_table(maximal: Template) -> None:
+    maximal.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "ServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": Match.any_value(),
+                        },
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            }
+        },
+    )
+    maximal.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {"SSESpecification": Match.object_like({"SSEEnabled": True, "SSEType": "KMS"})},
+    )
+
+
+def test_destroy_policy_empties_buckets_on_delete(maximal: Template) -> None:
+    maximal.resource_count_is("Custom::S3AutoDeleteObjects", 2)
+
+
+# -- functions ------------------------------------------------------------------------------
+def test_functions_run_on_the_newest_python_on_arm64_from_lambda_src(minimal: Template) -> None:
+    functions = _resources(minimal, "AWS::Lambda::Function", {"Handler": Match.string_like_regexp("gt_annotation")})
+    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == [
+        "gt_annotation.post_annotation.handler",
+        "gt_annotation.pre_annotation.handler",
+    ]
+    for function in functions.values():
+        assert function["Properties"]["Runtime"] == "python3.14"
+        assert function["Properties"]["Architectures"] == ["arm64"]
+        assert function["Properties"]["LoggingConfig"]["LogGroup"]
+
+
+def test_post_annotation_function_knows_task_answer_and_skill_table(minimal: Template) -> None:
+    env = Capture()
+    minimal.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "gt_annotation.post_annotation.handler", "Environment": {"Variables": env}},
+    )
+    variables = env.as_object()
+    assert variables["GT_TASK_TYPE"] == "IMAGE_CLASSIFICATION"
+    assert variables["GT_ANSWER_NAME"] == "annotatedResult"
+    assert json.loads(variables["GT_CONSOLIDATION"]) == {
+        "method": "dawid-skene", "keepAllAnnotations": False, "maxIterations": 50,
+    }
+    assert variables["GT_PAYLOAD_ACCESS"] == "ASSUME_EXECUTION_ROLE"
+    assert variables["GT_SKILL_SCOPE"] == "job"
+    assert "Ref" in variables["GT_SKILL_TABLE"]
+
+
+def test_log_groups_have_retention(minimal: Template) -> None:
+    groups = minimal.find_resources("AWS::Logs::LogGroup")
+    assert groups
+    assert all(g["Properties"].get("RetentionInDays") for g in groups.values())
+
+
+def test_skill_table_is_on_demand_with_point_in_time_recovery(minimal: Template) -> None:
+    minimal.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [
+                {"AttributeName": "scope", "KeyType": "HASH"},
+                {"AttributeName": "worker", "KeyType": "RANGE"},
+            ],
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
+    )
+
+
+# -- execution role -------------------------------------------------------------------------
+def _execution_role(template: Template) -> dict[str, Any]:
+    roles = template.find_resources(
+        "AWS::IAM::Role", {"Properties": {"Description": Match.string_like_regexp("execution role")}}
+    )
+    assert len(roles) == 1
+    return next(iter(roles.values()))
+
+
+def _principals(role: dict[str, Any]) -> list[Any]:
+    principals = []
+    for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+        principals.append(statement["Principal"])
+    return principals
+
+
+def test_assume_mode_trusts_sagemaker_and_the_post_annotation_role(minimal: Template) -> None:
+    principals = _principals(_execution_role(minimal))
+    assert {"Service": "sagemaker.amazonaws.com"} in principals
+    aws = [p["AWS"] for p in principals if "AWS" in p]
+    assert len(aws) == 1 and "PostAnnotationRole" in json.dumps(aws[0])
+
+
+def test_direct_read_mode_trusts_only_sagemaker(maximal: Template) -> None:
+    assert _principals(_execution_role(maximal)) == [{"Service": "sagemaker.amazonaws.com"}]
+
+
+def test_execution_role_invokes_exactly_the_two_functions(minimal: Template) -> None:
+    statements = _role_statements(minimal, "ExecutionRole")
+    invoke = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+    assert len(invoke) == 1
+    targets = json.dumps(invoke[0]["Resource"])
+    assert "PreAnnotation" in targets and "PostAnnotation" in targets
+    assert len(invoke[0]["Resource"]) == 2
+
+
+def test_no_full_access_managed_policy_anywhere(templates: dict[str, Template]) -> None:
+    for template in templates.values():
+        text = json.dumps(template.to_json())
+        assert "FullAccess" not in text
+        assert "AmazonSageMakerGroundTruthExecution" not in text
+
+
+def test_execution_role_writes_only_the_output_prefix(minimal: Template) -> None:
+    statements = _role_statements(minimal, "ExecutionRole")
+    write = [s for s in statements if "s3:PutObject" in _actions(s)]
+    assert len(write) == 1
+    assert "labeling-jobs/image-classification/output/*" in json.dumps(write[0]["Resource"])
+
+
+def test_customer_key_is_granted_to_the_execution_role(maximal: Template) -> None:
+    statements = _role_statements(maximal, "ExecutionRole")
+    kms_actions = {a for s in statements for a in _actions(s) if a.startswith("kms:")}
+    assert {"kms:Decrypt", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey"} <= kms_actions
+
+
+def test_direct_read_lets_the_function_role_read_the_output(maximal: Template) -> None:
+    statements = _role_statements(maximal, "PostAnnotationRole")
+    assert any("s3:GetObject*" in _actions(s) for s in statements)
+    assert not any("sts:AssumeRole" in _actions(s) for s in statements)
+
+
+def _role_statements(template: Template, role_id_part: str) -> list[dict[str, Any]]:
+    policies = template.find_resources("AWS::IAM::Policy")
+    statements: list[dict[str, Any]] = []
+    for policy in policies.values():
+        roles = json.dumps(policy["Properties"].get("Roles", []))
+        if role_id_part in roles:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    assert statements, f"no policy attached to a role named like {role_id_part}"
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+# -- request and outputs ----------------------------------------------------------------------
+def test_outputs_carry_the_create_labeling_job_request(example: Template) -> None:
+    outputs = example.to_json()["Outputs"]
+    names = " ".join(outputs)
+    for part in ("InputBucketName", "OutputBucketName", "TemplateS3Uri", "ManifestS3Uri",
+                 "ExecutionRoleArn", "PreAnnotationFunctionArn", "PostAnnotationFunctionArn",
+                 "CreateLabelingJobRequest"):
+        assert part in names
+    request = next(v for k, v in outputs.items() if "CreateLabelingJobRequest" in k)
+    text = json.dumps(request)
+    for key in ("LabelingJobName", "LabelAttributeName", "ManifestS3Uri", "S3OutputPath",
+                "UiTemplateS3Uri", "PreHumanTaskLambdaArn", "AnnotationConsolidationLambdaArn",
+                "LabelCategoryConfigS3Uri", "NumberOfHumanWorkersPerDataObject"):
+        assert key in text
+
+
+def test_ground_truth_closed_warning_is_added_once_per_job() -> None:
+    app = cdk.App()
+    stack = minimal_stack(app)
+    from aws_cdk.assertions import Annotations
+
+    warnings = Annotations.from_stack(stack).find_warning(
+        "*", Match.string_like_regexp("closed SageMaker Ground Truth to new customers")
+    )
+    assert len(warnings) == 1
+
+
+def test_request_attribute_holds_the_whole_request() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Req", env=ENV)
+    job = CustomLabelingJob(
+        stack, "Job", task_type=TaskType.TEXT_CLASSIFICATION, labels=["pos", "neg"],
+        dataset=Dataset.from_local_directory(REPO / "tests" / "data" / "texts"),
+        workteam=PrivateWorkteam.from_workteam_arn(stack, "Team", WORKTEAM_ARN),
+        max_percentage_of_input_dataset_labeled=50,
+    )
+    request = stack.resolve(job.create_labeling_job_request)
+    human = request["HumanTaskConfig"]
+    assert human["WorkteamArn"] == WORKTEAM_ARN
+    assert human["NumberOfHumanWorkersPerDataObject"] == 3
+    assert human["TaskTimeLimitInSeconds"] == 600
+    assert human["TaskAvailabilityLifetimeInSeconds"] == 864000
+    assert request["StoppingConditions"] == {"MaxPercentageOfInputDatasetLabeled": 50}
+    assert request["LabelAttributeName"] == "text-classification"
+    assert job.label_attribute_name == "text-classification"
+
+
+# -- example app ------------------------------------------------------------------------------
+def test_example_uploads_the_street_scenes_and_their_manifest(example: Template) -> None:
+    deployments = example.find_resources("Custom::CDKBucketDeployment")
+    assert len(deployments) == 2  # config (template + categories) and dataset
+    prefixes = {d["Properties"].get("DestinationBucketKeyPrefix") for d in deployments.values()}
+    assert "datasets/streetscenes/" in prefixes
+    assert "labeling-jobs/street-people/config/" in prefixes
+
+
+def test_synthesized_templates_pass_cfn_lint(templates: dict[str, Template]) -> None:
+    for name, template in templates.items():
+        assert cfn_lint_findings(template.to_json()) == [], name
+
+
+# -- validation ------------------------------------------------------------------------------
+def _job(**overrides: Any) -> CustomLabelingJob:
+    app = cdk.App()
+    stack = cdk.Stack(app, "V")
+    props: dict[str, Any] = {
+        "task_type": TaskType.IMAGE_CLASSIFICATION,
+        "labels": ["a", "b"],
+        "dataset": Dataset.from_local_directory(IMAGES),
+        "workteam": PrivateWorkteam.from_workteam_arn(stack, "Team", WORKTEAM_ARN),
+    }
+    props.update(overrides)
+    return CustomLabelingJob(stack, "Job", **props)
+
+
+def test_fails_when_labels_repeat() -> None:
+    with pytest.raises(ConfigurationError, match="labels must be unique; repeated: a"):
+        _job(labels=["a", "a"])
+
+
+def test_fails_when_there_are_no_labels() -> None:
+    with pytest.raises(ConfigurationError, match="labels has 0 entries; allowed: 1–50"):
+        _job(labels=[])
+
+
+def test_fails_when_there_are_too_many_labels() -> None:
+    with pytest.raises(ConfigurationError, match="labels has 51 entries"):
+        _job(labels=[f"l{i}" for i in range(51)])
+
+
+def test_fails_when_a_label_is_too_long() -> None:
+    with pytest.raises(ConfigurationError, match="1–256 characters"):
+        _job(labels=["x" * 257])
+
+
+def test_fails_when_label_attribute_name_ends_in_metadata() -> None:
+    with pytest.raises(ConfigurationError, match="must not end in '-metadata'"):
+        _job(label_attribute_name="cats-metadata")
+
+
+def test_fails_when_label_attribute_name_has_bad_characters() -> None:
+    with pytest.raises(ConfigurationError, match="label_attribute_name 'cats_and_dogs'"):
+        _job(label_attribute_name="cats_and_dogs")
+
+
+def test_fails_when_workers_per_object_out_of_range() -> None:
+    with pytest.raises(ConfigurationError, match="workers_per_object is 10; allowed: 1–9"):
+        _job(workers_per_object=10)
+
+
+def test_fails_when_task_time_limit_out_of_range() -> None:
+    with pytest.raises(ConfigurationError, match="task_time_limit is 10 s; allowed: 30–28800 s"):
+        _job(task_time_limit=cdk.Duration.seconds(10))
+
+
+def test_fails_when_availability_lifetime_out_of_range() -> None:
+    with pytest.raises(ConfigurationError, match="task_availability_lifetime is 3110400 s"):
+        _job(task_availability_lifetime=cdk.Duration.days(36))
+
+
+def test_fails_when_keywords_are_too_many_or_malformed() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        _job(task_keywords=["a", "b", "c", "d", "e", "f"])
+    assert "task_keywords has 6 entries; allowed: 1–5" in str(error.value)
+    with pytest.raises(ConfigurationError, match="letters and digits"):
+        _job(task_keywords=["dogs & cats"])
+
+
+def test_fails_when_title_or_description_too_long() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        _job(task_title="t" * 129, task_description="d" * 256)
+    assert "task_title has 129 characters; allowed: 1–128" in str(error.value)
+    assert "task_description has 256 characters; allowed: 1–255" in str(error.value)
+
+
+def test_fails_when_concurrent_tasks_out_of_range() -> None:
+    with pytest.raises(ConfigurationError, match="max_concurrent_task_count is 5001"):
+        _job(max_concurrent_task_count=5001)
+
+
+def test_fails_when_job_name_prefix_is_invalid() -> None:
+    with pytest.raises(ConfigurationError, match="job_name_prefix"):
+        _job(job_name_prefix="-bad-")
+
+
+def test_fails_with_every_problem_in_one_error() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        _job(labels=["a", "a"], workers_per_object=0, max_concurrent_task_count=0)
+    assert len(error.value.problems) == 3
+
+
+def test_fails_when_custom_task_has_no_template() -> None:
+    with pytest.raises(ConfigurationError, match="CUSTOM needs template"):
+        _job(task_type=TaskType.CUSTOM)
+
+
+def test_fails_when_template_lacks_the_answer_element() -> None:
+    html = ('<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>\n'
+            "<crowd-form>\n<crowd-bounding-box name=\"boxes\"></crowd-bounding-box>\n</crowd-form>")
+    with pytest.raises(TemplateError, match="no <crowd-image-classifier> or <crowd-classifier>"):
+        _job(template=WorkerTemplate.from_string(html))
+
+
+def test_fails_when_dataset_directory_has_no_images(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("nothing to label")
+    with pytest.raises(ValueError, match="holds no data objects for a image task; allowed: .jpg"):
+        _job(dataset=Dataset.from_local_directory(tmp_path))
+
+
+# -- snapshots (assertions above stay the source of truth) -------------------------------------
+@pytest.mark.parametrize("name", ["Minimal", "Maximal"])
+def test_snapshot(name: str, templates: dict[str, Template], snapshot: Any) -> None:
+    from syrupy.extensions.json import JSONSnapshotExtension
+
+    from tests.support import normalise_for_snapshot
+
+    assert normalise_for_snapshot(templates[name].to_json()) == snapshot(
+        extension_class=JSONSnapshotExtension
+    )
