@@ -1,0 +1,55 @@
+"""CloudWatch metrics in embedded metric format (a JSON line on stdout, no API call)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from typing import TextIO
+
+DEFAULT_NAMESPACE = "GroundTruthConstructs"
+
+
+def emf_record(
+    values: Mapping[str, float], *, job_name: str, units: Mapping[str, str], namespace: str
+) -> dict[str, object]:
+    """One EMF record: metrics by function, and by function and labeling job."""
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+    return {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [["Function"], ["Function", "LabelingJob"]],
+                    "Metrics": [{"Name": name, "Unit": units.get(name, "None")} for name in values],
+                }
+            ],
+        },
+        "Function": function,
+        "LabelingJob": job_name,
+        **values,
+    }
+
+
+def emit_consolidation_metrics(
+    *,
+    job_name: str,
+    objects: int,
+    rejected: int,
+    mean_confidence: float | None,
+    stream: TextIO | None = None,
+) -> None:
+    """ObjectsConsolidated, AnswersRejected and MeanConfidence of one batch."""
+    values: dict[str, float] = {"ObjectsConsolidated": objects, "AnswersRejected": rejected}
+    if mean_confidence is not None:
+        values["MeanConfidence"] = round(mean_confidence, 4)
+    record = emf_record(
+        values,
+        job_name=job_name,
+        units={"ObjectsConsolidated": "Count", "AnswersRejected": "Count"},
+        namespace=os.environ.get("GT_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
+    )
+    print(json.dumps(record), file=stream or sys.stdout, flush=True)

@@ -1,0 +1,112 @@
+"""Pre-annotation Lambda: one manifest line in, the worker task's input out.
+
+Request (one call per data object)::
+
+    {"version": "2018-10-16", "labelingJobArn": "...",
+     "dataObject": {"source-ref": "s3://bucket/key.jpg", ...any other attributes...}}
+
+Response::
+
+    {"taskInput": {"taskObject": "s3://bucket/key.jpg", "labels": [...], ...},
+     "isHumanAnnotationRequired": true}
+
+``taskInput`` becomes ``task.input`` in the worker template.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .logs import get_logger
+
+LOGGER = get_logger("gt_annotation.pre_annotation")
+
+
+class DataObjectError(ValueError):
+    """A manifest line Ground Truth cannot turn into a task; the message names it."""
+
+
+def _describe(data_object: Any) -> str:
+    if isinstance(data_object, Mapping):
+        keys = ", ".join(sorted(map(str, data_object))[:8]) or "no keys"
+        return f"data object with {keys}"
+    return f"data object of type {type(data_object).__name__}"
+
+
+def build_task_input(
+    data_object: Any, labels: Sequence[str] | None = None, skip_attribute: str | None = None
+) -> dict[str, Any]:
+    """The pre-annotation response for one data object (pure function).
+
+    Raises ``DataObjectError`` naming the object when it has neither a
+    ``source-ref`` (an ``s3://`` URI) nor a ``source`` (text), or a wrong type.
+    """
+    if not isinstance(data_object, Mapping):
+        raise DataObjectError(
+            f"{_describe(data_object)}: a data object must be a JSON object (one manifest line) "
+            'with "source-ref" (an s3:// URI) or "source" (text)'
+        )
+    ref, text = data_object.get("source-ref"), data_object.get("source")
+    if ref is not None:
+        if not isinstance(ref, str) or not ref.startswith("s3://") or len(ref) <= len("s3://"):
+            raise DataObjectError(
+                f'{_describe(data_object)}: "source-ref" must be an s3:// URI string, '
+                f"got {type(ref).__name__} {str(ref)[:80]!r}"
+            )
+        task_object: str = ref
+    elif text is not None:
+        if not isinstance(text, str):
+            raise DataObjectError(
+                f'{_describe(data_object)}: "source" must be a string of text, '
+                f"got {type(text).__name__}"
+            )
+        task_object = text
+    else:
+        raise DataObjectError(
+            f'{_describe(data_object)}: neither "source-ref" (an s3:// URI) nor "source" '
+            "(text) is present"
+        )
+    task_input: dict[str, Any] = {
+        key: value for key, value in data_object.items() if key not in ("source-ref", "source")
+    }
+    task_input["taskObject"] = task_object
+    if labels is not None:
+        task_input["labels"] = list(labels)
+    required = not (skip_attribute and skip_attribute in data_object)
+    return {"taskInput": task_input, "isHumanAnnotationRequired": required}
+
+
+def _labels_from_environment() -> list[str] | None:
+    raw = os.environ.get("GT_LABELS")
+    if not raw:
+        return None
+    labels = json.loads(raw)
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise ValueError("GT_LABELS must be a JSON list of strings")
+    return labels
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point."""
+    data_object = event.get("dataObject") if isinstance(event, Mapping) else None
+    try:
+        response = build_task_input(
+            data_object, _labels_from_environment(), os.environ.get("GT_SKIP_IF_LABELED") or None
+        )
+    except DataObjectError as error:
+        LOGGER.error(
+            "rejected data object",
+            extra={
+                "reason": str(error),
+                "job": event.get("labelingJobArn") if isinstance(event, Mapping) else None,
+            },
+        )
+        raise
+    if not response["isHumanAnnotationRequired"]:
+        LOGGER.info(
+            "skipped: already labelled", extra={"attribute": os.environ.get("GT_SKIP_IF_LABELED")}
+        )
+    return response
