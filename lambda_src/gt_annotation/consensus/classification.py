@@ -31,8 +31,16 @@ from ..model import (
 #: of which ``PRIOR_ACCURACY`` are right, the rest spread over the other classes.
 PRIOR_STRENGTH = 2.0
 PRIOR_ACCURACY = 0.7
-#: Stored skill counts are weighted down so old evidence cannot freeze a worker's model.
+#: Empirical-Bayes shrinkage: each worker's row also gets this many pseudo-answers
+#: distributed like the whole batch's confusion matrix, so workers with few
+#: answers look like the average worker rather than like a generic one.
+POPULATION_STRENGTH = 5.0
+#: Stored skill counts enter at full weight (they are real, earlier evidence).
 STORED_WEIGHT = 1.0
+#: The reported confidence uses the answers' log-likelihoods scaled by this
+#: power: workers' errors are correlated (hard items fool several at once), so
+#: treating answers as independent makes the plain posterior overconfident.
+CONFIDENCE_POWER = 0.5
 DEFAULT_MAX_ITERATIONS = 50
 TOLERANCE = 1e-4
 
@@ -92,9 +100,10 @@ class Classification:
         method = str(context.options.get("method", "dawid-skene"))
         if method == "majority-vote":
             posteriors = [_vote(answers, k) for answers in coded]
+            confidences = posteriors
         else:
             stored = [context.skills.get(w) for w in workers]
-            posteriors = dawid_skene(
+            posteriors, confidences = dawid_skene(
                 coded,
                 len(workers),
                 k,
@@ -102,9 +111,11 @@ class Classification:
                 max_iterations=int(context.options.get("maxIterations", DEFAULT_MAX_ITERATIONS)),
             )
         result = BatchResult()
-        for item, answers, posterior in zip(answered, coded, posteriors, strict=True):
+        for item, answers, posterior, calibrated in zip(
+            answered, coded, posteriors, confidences, strict=True
+        ):
             best = max(range(k), key=posterior.__getitem__)
-            confidence = posterior[best] if len(answers) > 1 else 0.0
+            confidence = calibrated[best] if len(answers) > 1 else 0.0
             result.labels[item.dataset_object_id] = {
                 "class-id": best,
                 "class-name": labels[best] if labels else str(best),
@@ -159,8 +170,9 @@ def dawid_skene(
     stored: Sequence[WorkerSkill | None] = (),
     max_iterations: int = DEFAULT_MAX_ITERATIONS,
     tolerance: float = TOLERANCE,
-) -> list[list[float]]:
-    """Posterior class probabilities per object (answers coded as (worker, class) pairs)."""
+) -> tuple[list[list[float]], list[list[float]]]:
+    """Posterior class probabilities per object (answers coded as (worker, class) pairs),
+    and the tempered posteriors reported as confidence (see ``CONFIDENCE_POWER``)."""
     base: list[list[list[float]]] = []
     for w in range(n_workers):
         skill = stored[w] if w < len(stored) else None
@@ -187,25 +199,35 @@ def dawid_skene(
     else:
         posteriors = [_vote(answers, k) for answers in coded]
     if not coded:
-        return posteriors
+        return posteriors, posteriors
+    scores: list[list[float]] = []
 
     for _ in range(max_iterations):
         # M-step: class priors and confusion matrices from the current posteriors.
         totals = [sum(column) for column in zip(*posteriors, strict=True)]
         n = len(posteriors)
         log_prior = [math.log((t + 1.0) / (n + k)) for t in totals]
-        counts = [[row[:] for row in matrix] for matrix in base]
+        evidence = [[[0.0] * k for _ in range(k)] for _ in range(n_workers)]
+        population = [[1.0] * k for _ in range(k)]
         for key, objs in groups.items():
             w, given = divmod(key, k)
             sums = [sum(column) for column in zip(*(posteriors[o] for o in objs))]
-            matrix = counts[w]
+            matrix = evidence[w]
             for truth in range(k):
                 matrix[truth][given] += sums[truth]
+                population[truth][given] += sums[truth]
+        shrink = [[POPULATION_STRENGTH * c / sum(row) for c in row] for row in population]
+        counts = [
+            [
+                [b + e + p for b, e, p in zip(brow, erow, prow)]
+                for brow, erow, prow in zip(bmatrix, ematrix, shrink)
+            ]
+            for bmatrix, ematrix in zip(base, evidence)
+        ]
         columns = _log_columns(counts, k)
         # E-step.
-        updated = [
-            _posterior([sum(x) for x in zip(log_prior, *(columns[j] for j in ks))]) for ks in keys
-        ]
+        scores = [[sum(x) for x in zip(log_prior, *(columns[j] for j in ks))] for ks in keys]
+        updated = [_posterior(score) for score in scores]
         change = max(
             max(abs(a - b) for a, b in zip(new, old, strict=True))
             for new, old in zip(updated, posteriors, strict=True)
@@ -213,7 +235,11 @@ def dawid_skene(
         posteriors = updated
         if change < tolerance:
             break
-    return posteriors
+    confidences = [
+        _posterior([CONFIDENCE_POWER * (v - p) + p for v, p in zip(score, log_prior)])
+        for score in scores
+    ]
+    return posteriors, confidences
 
 
 def _evidence(
