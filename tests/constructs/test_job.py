@@ -190,7 +190,9 @@ def test_destroy_policy_empties_buckets_on_delete(maximal: Template) -> None:
 
 # -- functions ------------------------------------------------------------------------------
 def test_functions_run_on_the_newest_python_on_arm64_from_lambda_src(minimal: Template) -> None:
-    functions = _resources(minimal, "AWS::Lambda::Function", {"Handler": Match.string_like_regexp("gt_annotation")})
+    functions = _resources(
+        minimal, "AWS::Lambda::Function", {"Handler": Match.string_like_regexp("gt_annotation")}
+    )
     assert sorted(f["Properties"]["Handler"] for f in functions.values()) == [
         "gt_annotation.post_annotation.handler",
         "gt_annotation.pre_annotation.handler",
@@ -211,7 +213,9 @@ def test_post_annotation_function_knows_task_answer_and_skill_table(minimal: Tem
     assert variables["GT_TASK_TYPE"] == "IMAGE_CLASSIFICATION"
     assert variables["GT_ANSWER_NAME"] == "annotatedResult"
     assert json.loads(variables["GT_CONSOLIDATION"]) == {
-        "method": "dawid-skene", "keepAllAnnotations": False, "maxIterations": 50,
+        "method": "dawid-skene",
+        "keepAllAnnotations": False,
+        "maxIterations": 50,
     }
     assert variables["GT_PAYLOAD_ACCESS"] == "ASSUME_EXECUTION_ROLE"
     assert variables["GT_SKILL_SCOPE"] == "job"
@@ -241,7 +245,8 @@ def test_skill_table_is_on_demand_with_point_in_time_recovery(minimal: Template)
 # -- execution role -------------------------------------------------------------------------
 def _execution_role(template: Template) -> dict[str, Any]:
     roles = template.find_resources(
-        "AWS::IAM::Role", {"Properties": {"Description": Match.string_like_regexp("execution role")}}
+        "AWS::IAM::Role",
+        {"Properties": {"Description": Match.string_like_regexp("execution role")}},
     )
     assert len(roles) == 1
     return next(iter(roles.values()))
@@ -320,15 +325,30 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 def test_outputs_carry_the_create_labeling_job_request(example: Template) -> None:
     outputs = example.to_json()["Outputs"]
     names = " ".join(outputs)
-    for part in ("InputBucketName", "OutputBucketName", "TemplateS3Uri", "ManifestS3Uri",
-                 "ExecutionRoleArn", "PreAnnotationFunctionArn", "PostAnnotationFunctionArn",
-                 "CreateLabelingJobRequest"):
+    for part in (
+        "InputBucketName",
+        "OutputBucketName",
+        "TemplateS3Uri",
+        "ManifestS3Uri",
+        "ExecutionRoleArn",
+        "PreAnnotationFunctionArn",
+        "PostAnnotationFunctionArn",
+        "CreateLabelingJobRequest",
+    ):
         assert part in names
     request = next(v for k, v in outputs.items() if "CreateLabelingJobRequest" in k)
     text = json.dumps(request)
-    for key in ("LabelingJobName", "LabelAttributeName", "ManifestS3Uri", "S3OutputPath",
-                "UiTemplateS3Uri", "PreHumanTaskLambdaArn", "AnnotationConsolidationLambdaArn",
-                "LabelCategoryConfigS3Uri", "NumberOfHumanWorkersPerDataObject"):
+    for key in (
+        "LabelingJobName",
+        "LabelAttributeName",
+        "ManifestS3Uri",
+        "S3OutputPath",
+        "UiTemplateS3Uri",
+        "PreHumanTaskLambdaArn",
+        "AnnotationConsolidationLambdaArn",
+        "LabelCategoryConfigS3Uri",
+        "NumberOfHumanWorkersPerDataObject",
+    ):
         assert key in text
 
 
@@ -347,7 +367,10 @@ def test_request_attribute_holds_the_whole_request() -> None:
     app = cdk.App()
     stack = cdk.Stack(app, "Req", env=ENV)
     job = CustomLabelingJob(
-        stack, "Job", task_type=TaskType.TEXT_CLASSIFICATION, labels=["pos", "neg"],
+        stack,
+        "Job",
+        task_type=TaskType.TEXT_CLASSIFICATION,
+        labels=["pos", "neg"],
         dataset=Dataset.from_local_directory(REPO / "tests" / "data" / "texts"),
         workteam=PrivateWorkteam.from_workteam_arn(stack, "Team", WORKTEAM_ARN),
         max_percentage_of_input_dataset_labeled=50,
@@ -473,15 +496,17 @@ def test_fails_when_custom_task_has_no_template() -> None:
 
 
 def test_fails_when_template_lacks_the_answer_element() -> None:
-    html = ('<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>\n'
-            "<crowd-form>\n<crowd-bounding-box name=\"boxes\"></crowd-bounding-box>\n</crowd-form>")
+    html = (
+        '<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>\n'
+        '<crowd-form>\n<crowd-bounding-box name="boxes"></crowd-bounding-box>\n</crowd-form>'
+    )
     with pytest.raises(TemplateError, match="no <crowd-image-classifier> or <crowd-classifier>"):
         _job(template=WorkerTemplate.from_string(html))
 
 
 def test_fails_when_dataset_directory_has_no_images(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("nothing to label")
-    with pytest.raises(ValueError, match="holds no data objects for a image task; allowed: .jpg"):
+    with pytest.raises(ValueError, match=r"holds no data objects for a image task; allowed: \.jpg"):
         _job(dataset=Dataset.from_local_directory(tmp_path))
 
 
