@@ -16,8 +16,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
-import boto3
-
 from .model import WorkerSkill
 
 _CONFUSION = re.compile(r"c_(\d+)_(\d+)")
@@ -67,7 +65,11 @@ class DynamoSkillStore:
 
     def __init__(self, table_name: str, client: Any = None) -> None:
         self.table_name = table_name
-        self.client = client or boto3.client("dynamodb")
+        if client is None:
+            import boto3  # only here: the workbench runs without boto3 installed
+
+            client = boto3.client("dynamodb")
+        self.client = client
 
     def load(self, scope: str, workers: Iterable[str]) -> dict[str, WorkerSkill]:
         names = sorted(set(workers))

@@ -1,0 +1,466 @@
+"""``gt-constructs consolidate``: consensus for a finished job's raw worker answers.
+
+Input is either the output manifest of a job that kept every worker's answer
+(the original sample's ``annotationsFromAllWorkers`` format, one object a line)
+or the job's ``annotations/worker-response/`` folder. Lines become payload
+entries of the post-annotation function and go through its very code
+(``consolidate_batch``) in batches, with worker skill carried from batch to
+batch by the in-memory skill store.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import islice
+from pathlib import Path
+from typing import Any, TextIO
+
+from ._workbench_common import WorkbenchError
+from .lambda_src.gt_annotation.consensus import METHOD_MODULES
+from .lambda_src.gt_annotation.model import Rejection, WorkerSkill
+from .task_type import TaskType
+
+#: Objects per call of the consensus: enough for Dawid–Skene to learn the workers.
+DEFAULT_BATCH_SIZE = 1000
+ALL_WORKERS = "annotationsFromAllWorkers"
+
+
+@dataclass
+class Record:
+    """One data object of the input, as a payload entry plus what the output line keeps."""
+
+    where: str
+    object_id: str
+    line: dict[str, Any]
+    entry: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """An input line (or file) that cannot be consolidated, and why."""
+
+    where: str
+    reason: str
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def _data_object(line: Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(line.get("source-ref"), str):
+        return {"s3Uri": line["source-ref"]}
+    if isinstance(line.get("source"), str):
+        return {"content": line["source"]}
+    return {}
+
+
+def _manifest_record(
+    text: str, number: int, path: Path, attribute: str
+) -> Record | BadInput | None:
+    where = f"{path}:{number}"
+    if not text.strip():
+        return None
+    try:
+        line = json.loads(text)
+    except ValueError as error:
+        return BadInput(where, f"not JSON ({error})")
+    if not isinstance(line, dict):
+        return BadInput(where, f"a manifest line is a JSON object, got {type(line).__name__}")
+    value = line.get(attribute)
+    if not isinstance(value, dict) or not isinstance(value.get(ALL_WORKERS), list):
+        others = sorted(
+            k
+            for k, v in line.items()
+            if isinstance(v, dict) and isinstance(v.get(ALL_WORKERS), list)
+        )
+        hint = (
+            f"; attributes holding {ALL_WORKERS}: {', '.join(others)} (use --label-attribute)"
+            if others
+            else f"; keys of the line: {', '.join(sorted(line)[:8])}"
+        )
+        return BadInput(where, f"no '{attribute}' attribute with an {ALL_WORKERS} list{hint}")
+    object_id = str(number - 1)
+    annotations = [
+        {
+            "workerId": item.get("workerId") if isinstance(item, dict) else None,
+            "annotationData": item.get("annotationData") if isinstance(item, dict) else None,
+        }
+        for item in value[ALL_WORKERS]
+    ]
+    entry = {
+        "datasetObjectId": object_id,
+        "dataObject": _data_object(line),
+        "annotations": annotations,
+    }
+    kept = {k: v for k, v in line.items() if k not in (attribute, f"{attribute}-metadata")}
+    return Record(where, object_id, kept, entry)
+
+
+def read_manifest(path: Path, attribute: str) -> Iterator[Record | BadInput]:
+    """Records of an ``annotationsFromAllWorkers`` manifest, line by line (blank lines skipped)."""
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for number, text in enumerate(lines, start=1):
+                record = _manifest_record(text, number, path, attribute)
+                if record is not None:
+                    yield record
+    except OSError as error:
+        raise WorkbenchError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise WorkbenchError(f"{path} is not UTF-8 text ({error.reason})") from None
+
+
+def count_lines(path: Path) -> int:
+    count = 0
+    with path.open("rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            count += block.count(b"\n")
+    return count
+
+
+def _worker_response_files(folder: Path) -> dict[str, list[Path]]:
+    """``{datasetObjectId: [answer files]}`` under ``iteration-N/<id>/<time>.json``."""
+    files: dict[str, list[Path]] = {}
+    for path in sorted(folder.rglob("*.json")):
+        object_dir = path.parent
+        if not object_dir.parent.name.startswith("iteration-"):
+            continue
+        files.setdefault(object_dir.name, []).append(path)
+    return files
+
+
+def _sort_key(object_id: str) -> tuple[int, int | str]:
+    return (0, int(object_id)) if object_id.isdigit() else (1, object_id)
+
+
+def read_worker_responses(
+    folder: Path, input_lines: Mapping[str, dict[str, Any]] | None = None
+) -> Iterator[Record | BadInput]:
+    """Records of a job's ``annotations/worker-response/`` folder, one per dataset object."""
+    files = _worker_response_files(folder)
+    if not files:
+        raise WorkbenchError(
+            f"{folder} holds no worker responses: expected "
+            "iteration-N/<datasetObjectId>/<timestamp>.json files (a job's "
+            "annotations/worker-response/ folder)"
+        )
+    for object_id in sorted(files, key=_sort_key):
+        annotations: list[dict[str, Any]] = []
+        problems: list[str] = []
+        for path in files[object_id]:
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                problems.append(f"{path}: unreadable ({error})")
+                continue
+            answers = document.get("answers") if isinstance(document, dict) else None
+            if not isinstance(answers, list):
+                problems.append(f"{path}: no 'answers' list")
+                continue
+            for answer in answers:
+                if not isinstance(answer, dict):
+                    problems.append(f"{path}: an answer is not a JSON object")
+                    continue
+                annotations.append(
+                    {
+                        "workerId": answer.get("workerId"),
+                        "annotationData": {"content": answer.get("answerContent")},
+                    }
+                )
+        where = f"{folder}/*/{object_id}"
+        for problem in problems:
+            yield BadInput(problem, "skipped")
+        if not annotations:
+            if not problems:
+                yield BadInput(where, "no answers")
+            continue
+        line = dict((input_lines or {}).get(object_id) or {"datasetObjectId": object_id})
+        entry = {
+            "datasetObjectId": object_id,
+            "dataObject": _data_object(line),
+            "annotations": annotations,
+        }
+        yield Record(where, object_id, line, entry)
+
+
+def read_input_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """The job's input manifest by dataset object id (the 0-based line number)."""
+    lines: dict[str, dict[str, Any]] = {}
+    with path.open(encoding="utf-8") as text:
+        for number, line in enumerate(text):
+            if line.strip():
+                try:
+                    value = json.loads(line)
+                except ValueError as error:
+                    raise WorkbenchError(f"{path}:{number + 1}: not JSON ({error})") from None
+                if isinstance(value, dict):
+                    lines[str(number)] = value
+    return lines
+
+
+# -- answer name and labels ------------------------------------------------------------
+
+
+def _content(annotation: Mapping[str, Any]) -> Any:
+    data = annotation.get("annotationData")
+    content = data.get("content") if isinstance(data, Mapping) else None
+    if isinstance(content, str):
+        try:
+            return json.loads(content)
+        except ValueError:
+            return None
+    return content
+
+
+def infer_answer_name(records: Iterable[Record], method: str) -> str | None:
+    """The form key holding the answer element, when every answer has the same one."""
+    if method == "all-annotations":
+        return None
+    common: set[str] | None = None
+    for record in islice(records, 200):
+        for annotation in record.entry["annotations"]:
+            content = _content(annotation)
+            if isinstance(content, Mapping):
+                keys = set(map(str, content))
+                common = keys if common is None else common & keys
+    if not common:
+        return None
+    if len(common) == 1:
+        return next(iter(common))
+    if "annotatedResult" in common:
+        return "annotatedResult"
+    raise WorkbenchError(
+        "the answers hold several elements ("
+        + ", ".join(sorted(common))
+        + "): say which one to consolidate with --answer-name"
+    )
+
+
+def _collect_labels(value: Any, counts: Counter[str]) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key == "label" and isinstance(item, str):
+                counts[item] += 1
+            elif key == "labels" and isinstance(item, list):
+                for label in item:
+                    if isinstance(label, str):
+                        counts[label] += 1
+                    else:
+                        _collect_labels(label, counts)
+            elif key == "labelMappings" and isinstance(item, Mapping):
+                counts.update(str(name) for name in item)
+            elif key != "labeledImage":
+                _collect_labels(item, counts)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_labels(item, counts)
+
+
+def infer_labels(records: Iterable[Record], answer_name: str | None) -> list[str]:
+    """Every label name the answers use, sorted (class ids follow this order)."""
+    counts: Counter[str] = Counter()
+    for record in records:
+        for annotation in record.entry["annotations"]:
+            content = _content(annotation)
+            if answer_name and isinstance(content, Mapping):
+                content = content.get(answer_name)
+            _collect_labels(content, counts)
+    return sorted(counts)
+
+
+# -- consolidating ---------------------------------------------------------------------
+
+
+@dataclass
+class ConsolidatedObject:
+    record: Record
+    label: dict[str, Any]
+
+
+@dataclass
+class RunSummary:
+    objects: int = 0
+    consolidated: int = 0
+    errors: int = 0
+    rejected: int = 0
+    bad_inputs: list[BadInput] = field(default_factory=list)
+    skills: dict[str, WorkerSkill] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+    answer_name: str | None = None
+    method: str = ""
+
+
+def validate_method(method: str) -> str:
+    if method not in METHOD_MODULES:
+        allowed = ", ".join(METHOD_MODULES)
+        raise WorkbenchError(f"unknown consolidation method {method!r}; allowed: {allowed}")
+    from .lambda_src.gt_annotation.consensus import get_consolidator
+
+    try:
+        get_consolidator(method)
+    except ModuleNotFoundError as error:
+        if error.name and error.name.startswith(__package__ or "gt_constructs"):
+            raise WorkbenchError(
+                f"the consolidation method {method!r} is not available in this installation "
+                f"({error.name} is missing)"
+            ) from None
+        raise
+    return method
+
+
+def _batches(
+    items: Iterable[Record | BadInput], size: int, bad: list[BadInput], warn: Callable[[str], None]
+) -> Iterator[list[Record]]:
+    batch: list[Record] = []
+    for item in items:
+        if isinstance(item, BadInput):
+            bad.append(item)
+            warn(f"{item.where}: {item.reason}; skipped")
+            continue
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def consolidate_records(
+    records: Iterable[Record | BadInput],
+    *,
+    task_type: TaskType,
+    method: str,
+    label_attribute: str,
+    labels: Sequence[str],
+    answer_name: str | None,
+    job_name: str,
+    keep_all_annotations: bool = False,
+    options: Mapping[str, Any] | None = None,
+    write_png: Callable[[str, bytes], str] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    warn: Callable[[str], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> Iterator[ConsolidatedObject | RunSummary]:
+    """Consolidated objects in input order; the last item yielded is the ``RunSummary``."""
+    from .lambda_src.gt_annotation.post_annotation import Settings, consolidate_batch
+    from .lambda_src.gt_annotation.skill import MemorySkillStore
+
+    say = warn or (lambda message: print(message, file=sys.stderr))
+    settings = Settings(
+        task_type=task_type.value,
+        answer_name=answer_name,
+        method=method,
+        keep_all_annotations=keep_all_annotations or method == "all-annotations",
+        options={"method": method, **(options or {})},
+    )
+    store = MemorySkillStore()
+    scope = f"job#{job_name}"
+    summary = RunSummary(labels=list(labels), answer_name=answer_name, method=method)
+    for batch in _batches(records, batch_size, summary.bad_inputs, say):
+        response, stats, rejections = consolidate_batch(
+            [r.entry for r in batch],
+            settings,
+            labels=list(labels) or None,
+            label_attribute_name=label_attribute,
+            scope=scope,
+            skill_store=store,
+            write_png=write_png,
+        )
+        by_id = {
+            str(item["datasetObjectId"]): item["consolidatedAnnotation"]["content"][label_attribute]
+            for item in response
+        }
+        where = {r.object_id: r.where for r in batch}
+        _report_rejections(rejections, where, say)
+        summary.objects += stats.objects
+        summary.consolidated += stats.consolidated
+        summary.errors += stats.errors
+        summary.rejected += stats.rejected
+        for record in batch:
+            label = by_id.get(record.object_id)
+            if label is None:  # cannot happen: consolidate_batch answers every object
+                label = {"consolidation-error": "no label returned", "rejectedAnswers": 0}
+            elif "consolidation-error" in label:
+                say(f"{record.where}: {label['consolidation-error']}")
+            yield ConsolidatedObject(record, label)
+        if on_batch is not None:
+            on_batch(len(batch))
+    summary.skills = store.all(scope)
+    yield summary
+
+
+def _report_rejections(
+    rejections: Sequence[Rejection], where: Mapping[str, str], say: Callable[[str], None]
+) -> None:
+    for rejection in rejections:
+        place = where.get(rejection.dataset_object_id, f"object {rejection.dataset_object_id}")
+        say(f"{place}: answer of worker {rejection.worker_id} left out: {rejection.reason}")
+
+
+def metadata(label: Mapping[str, Any], job_name: str, created: str) -> dict[str, Any]:
+    """The ``<attribute>-metadata`` of a consolidated line (built-in output format)."""
+    confidence = label.get("confidence")
+    return {
+        "type": "groundtruth/custom",
+        "job-name": job_name,
+        "human-annotated": "yes",
+        "creation-date": created,
+        "confidence": confidence if isinstance(confidence, int | float) else 0.0,
+    }
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def output_line(item: ConsolidatedObject, attribute: str, job_name: str, created: str) -> str:
+    line = dict(item.record.line)
+    line[attribute] = item.label
+    line[f"{attribute}-metadata"] = metadata(item.label, job_name, created)
+    return json.dumps(line, separators=(",", ":"), default=str)
+
+
+def mask_writer(out: Path) -> Callable[[str, bytes], str]:
+    """Writes consolidated masks as ``<out stem>-masks/<id>.png`` beside the output manifest."""
+    folder = out.parent / f"{out.stem}-masks"
+
+    def write(object_id: str, data: bytes) -> str:
+        folder.mkdir(parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in object_id) or "object"
+        path = folder / f"{safe}.png"
+        path.write_bytes(data)
+        return str(path.resolve())
+
+    return write
+
+
+def job_name_of(path: Path, attribute: str) -> str | None:
+    """The job name in the first line's existing ``<attribute>-metadata``, if any."""
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for text in islice(lines, 20):
+                try:
+                    line = json.loads(text)
+                except ValueError:
+                    continue
+                meta = line.get(f"{attribute}-metadata") if isinstance(line, dict) else None
+                if isinstance(meta, dict):
+                    name = meta.get("job-name") or meta.get("job_name")
+                    if isinstance(name, str) and name:
+                        return name
+    except OSError:
+        return None
+    return None
+
+
+def write_lines(stream: TextIO, lines: Iterable[str]) -> int:
+    count = 0
+    for line in lines:
+        stream.write(line + "\n")
+        count += 1
+    return count

@@ -1,0 +1,186 @@
+"""``gt-constructs preview``: the worker task as a self-contained HTML page.
+
+The data object goes through the pre-annotation function's own code
+(``build_task_input``), the template through ``WorkerTemplate.render`` with
+Ground Truth's filters; ``grant_read_access`` maps ``s3://`` to a local copy or
+a placeholder. Crowd HTML Elements cannot load offline, so the page carries a
+small stand-in (``gt_constructs/workbench/``) that draws the common elements.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from liquid.exceptions import LiquidError
+
+from ._workbench_common import LocalFiles, WorkbenchError
+from .consolidation import Consolidation
+from .lambda_src.gt_annotation.pre_annotation import DataObjectError, build_task_input
+from .task_type import DataKind, TaskType
+from .template import CROWD_ELEMENTS_SCRIPT, TemplateError, WorkerTemplate
+
+_SCRIPT_TAG = re.compile(
+    r"<script\b[^>]*\bsrc\s*=\s*[\"']"
+    + re.escape(CROWD_ELEMENTS_SCRIPT)
+    + r"[\"'][^>]*>\s*</script>",
+    re.IGNORECASE,
+)
+#: Stand-in for ``source-ref`` values that are local paths (the pre-annotation
+#: function only takes ``s3://``); the local path is put back afterwards.
+_LOCAL_BUCKET = "s3://local-file/"
+
+
+def stand_in_assets() -> tuple[str, str]:
+    """The stand-in's (CSS, JavaScript)."""
+    folder = importlib.resources.files("gt_constructs") / "workbench"
+    return (
+        (folder / "crowd-stand-in.css").read_text(encoding="utf-8"),
+        (folder / "crowd-stand-in.js").read_text(encoding="utf-8"),
+    )
+
+
+def load_template(spec: str, task_type: TaskType) -> WorkerTemplate:
+    """``default`` (the task type's template) or a file path."""
+    if spec == "default":
+        try:
+            return WorkerTemplate.for_task_type(task_type)
+        except ValueError as error:
+            raise WorkbenchError(str(error)) from None
+    path = Path(spec)
+    if not path.is_file():
+        raise WorkbenchError(
+            f"template {spec!r} is not a file: give a template path or 'default' "
+            "(the task type's template)"
+        )
+    return WorkerTemplate.from_file(path)
+
+
+def infer_task_type(template: WorkerTemplate) -> TaskType:
+    """The task type whose answer element the template holds (CUSTOM when none)."""
+    for task_type in TaskType:
+        element = task_type.element
+        if element and re.search(rf"<{re.escape(element)}[\s>]", template.text):
+            return task_type
+    return TaskType.CUSTOM
+
+
+def read_manifest_line(path: Path, number: int) -> dict[str, Any]:
+    """Line ``number`` (1-based) of a JSON Lines manifest, as a data object."""
+    if number < 1:
+        raise WorkbenchError(f"--line must be 1 or more, got {number}")
+    count = 0
+    found: str | None = None
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for count, text in enumerate(lines, start=1):
+                if count == number:
+                    found = text
+                    break
+    except OSError as error:
+        raise WorkbenchError(f"cannot read the manifest {path}: {error.strerror}") from None
+    if found is None:
+        raise WorkbenchError(f"--line {number}: {path} has only {count} line(s)")
+    return parse_data_object(found, f"{path}:{number}")
+
+
+def parse_data_object(text: str, where: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise WorkbenchError(f"{where}: not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise WorkbenchError(
+            f'{where}: a data object is a JSON object with "source-ref" or "source", '
+            f"got {type(value).__name__}"
+        )
+    return value
+
+
+@dataclass
+class Preview:
+    html: str
+    task_input: dict[str, Any]
+    answer_name: str | None
+    human_required: bool
+    #: Template problems (``file:line: message``); the page is written anyway.
+    problems: list[str] = field(default_factory=list)
+
+
+def task_input_for(
+    data_object: Mapping[str, Any], labels: Sequence[str] | None
+) -> tuple[dict[str, Any], bool]:
+    """The pre-annotation function's taskInput for a data object (local paths allowed)."""
+    source = data_object.get("source-ref")
+    local_path = isinstance(source, str) and not source.startswith("s3://")
+    given = dict(data_object)
+    if local_path:
+        given["source-ref"] = _LOCAL_BUCKET + str(source).lstrip("/")
+    try:
+        response = build_task_input(given, list(labels) if labels is not None else None)
+    except DataObjectError as error:
+        raise WorkbenchError(
+            f"the pre-annotation function rejects the data object: {error}"
+        ) from None
+    task_input: dict[str, Any] = response["taskInput"]
+    if local_path:
+        task_input["taskObject"] = source
+    return task_input, bool(response["isHumanAnnotationRequired"])
+
+
+def render_preview(
+    template: WorkerTemplate,
+    task_type: TaskType,
+    data_object: Mapping[str, Any],
+    *,
+    labels: Sequence[str] | None,
+    files: LocalFiles,
+) -> Preview:
+    """The worker task page, self-contained (images inlined, stand-in elements)."""
+    consolidation = Consolidation.for_task_type(task_type)
+    problems: list[str] = []
+    try:
+        answer_name = template.validate(consolidation)
+    except TemplateError as error:  # still worth looking at: shown, and reported
+        answer_name, problems = None, [f"{error.source}:{p}" for p in error.problems]
+    task_input, required = task_input_for(data_object, labels)
+    try:
+        body = template.render(task_input, grant_read_access=files.url)
+    except LiquidError as error:
+        raise WorkbenchError(f"{template.source}: the template does not render: {error}") from None
+    css, script = stand_in_assets()
+    body, replaced = _SCRIPT_TAG.subn("", body)
+    title = f"Preview: {template.source}"
+    kind = "text" if task_type.data_kind is DataKind.TEXT else "image"
+    banner = (
+        '<div class="gtw-banner">Local preview of <code>'
+        + escape(template.source)
+        + f"</code> ({escape(task_type.value)}, {kind} task). Crowd HTML Elements are drawn by "
+        "the workbench's stand-in"
+        + ("" if replaced else " (the template does not load crowd-html-elements.js)")
+        + (
+            ". Pre-annotation: <strong>this object would be skipped</strong> (already labelled)"
+            if not required
+            else ""
+        )
+        + "</div>"
+    )
+    html = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{escape(title)}</title>\n<style>\n{css}\n</style>\n</head>\n<body>\n"
+        f"{banner}\n{body}\n"
+        f'<script type="application/json" id="gtw-task-input">{_script_json(task_input)}</script>\n'
+        f"<script>\n{script}\n</script>\n</body>\n</html>\n"
+    )
+    return Preview(html, task_input, answer_name, required, problems)
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside a <script> element."""
+    return json.dumps(value, default=str).replace("<", "\\u003c").replace(">", "\\u003e")
