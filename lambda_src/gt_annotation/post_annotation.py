@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .consensus import default_method, get_consolidator
+from .consensus.common import paused_gc
 from .events import AnswerParser, ConsolidationRequest, parse_objects, parse_request
 from .logs import get_logger
 from .metrics import emit_consolidation_metrics
@@ -95,7 +96,8 @@ def consolidate_batch(
     consolidator = get_consolidator(settings.method)
     label_list = list(labels or [])
     parser = AnswerParser(settings.answer_name, label_list, consolidator.parse_answer, fetch)
-    objects, rejections = parse_objects(payload, parser)
+    with paused_gc():  # many small objects, no cycles: collections would only re-walk them
+        objects, rejections = parse_objects(payload, parser)
     stats = BatchStats(objects=len(objects))
     for item in objects:
         rejections.extend(item.rejections)

@@ -35,13 +35,12 @@ paused while a batch is consolidated.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 from ..model import AnswerError, BatchResult, ConsolidationContext, ObjectAnswers, WorkerSkill
+from .common import paused_gc, worker_weights
 
 DEFAULT_IOU_THRESHOLD = 0.5
 #: An answer with more boxes than this is rejected (the matching is quadratic in the worst case).
@@ -272,38 +271,6 @@ class BoundingBoxes:
 
 
 #: Bounds of a worker's weight: stored counts that went wrong cannot silence or double a worker.
-MIN_WEIGHT = 0.001
-MAX_WEIGHT = 1.0
-
-
-def worker_weights(skills: Mapping[str, WorkerSkill]) -> tuple[dict[str, float], float]:
-    """Each worker's vote weight (``WorkerSkill.reliability()``), and a newcomer's."""
-    weights = {
-        worker: min(max(skill.reliability(), MIN_WEIGHT), MAX_WEIGHT)
-        for worker, skill in skills.items()
-        if isinstance(skill, WorkerSkill)
-    }
-    return weights, WorkerSkill("").reliability()
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a batch is consolidated.
-
-    Consolidation allocates many small objects and no reference cycles; with
-    the payload of a large batch alive, every automatic collection would walk
-    all of it again. Reference counting still frees everything as usual.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def iou_threshold(options: Mapping[str, Any]) -> float:
     """The ``iouThreshold`` option (also accepted as ``iou_threshold``), in (0, 1]."""
     value = options.get("iouThreshold", options.get("iou_threshold", DEFAULT_IOU_THRESHOLD))

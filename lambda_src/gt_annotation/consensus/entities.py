@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..model import AnswerError, BatchResult, ConsolidationContext, ObjectAnswers, WorkerSkill
-from .boxes import match_clusters, paused_gc, worker_weights
+from .boxes import match_clusters
+from .common import paused_gc, worker_weights
 
 DEFAULT_JACCARD_THRESHOLD = 0.5
 #: An answer with more entities than this is rejected.

@@ -28,7 +28,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from ..model import AnswerError, BatchResult, ConsolidationContext, ObjectAnswers, WorkerSkill
-from .boxes import worker_weights
+from .common import worker_weights
 
 #: Longer texts are compared word by word rather than character by character.
 CHARACTER_LIMIT = 2000
