@@ -39,6 +39,8 @@ def render(value: Any) -> str:
             return f"<{arg}>"
         if fn == "Fn::GetAtt":
             return f"<{arg[0]}.{arg[1]}>" if isinstance(arg, list) else f"<{arg}>"
+        if fn == "Fn::Sub" and isinstance(arg, str):
+            return re.sub(r"\$\{([^}]+)\}", r"<\1>", arg)
         if fn == "Fn::Join" and isinstance(arg, list) and len(arg) == 2:
             return str(arg[0]).join(render(part) for part in arg[1])
     return str(value)
