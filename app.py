@@ -17,6 +17,7 @@ Context (``-c key=value`` or cdk.json):
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -102,13 +103,15 @@ class StreetPeopleStack(cdk.Stack):
 
 
 def main() -> None:
-    app = cdk.App()
+    # Run by the CDK CLI, CDK_OUTDIR says where to write; run as `python app.py`, cdk.out/.
+    app = cdk.App(outdir=None if "CDK_OUTDIR" in os.environ else str(HERE / "cdk.out"))
     # Unacknowledged AwsSolutions findings stop synth: the library acknowledges
     # its own, each with a specific reason.
     cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app))
     stack = StreetPeopleStack(app, "GtStreetPeople")
     cdk.Tags.of(stack).add("project", "gt-constructs-example")
-    app.synth()
+    assembly = app.synth()
+    print(f"synthesized {stack.stack_name} into {assembly.directory}")
 
 
 if __name__ == "__main__":

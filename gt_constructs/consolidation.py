@@ -138,10 +138,17 @@ class Consolidation:
 
     @staticmethod
     def for_task_type(task_type: TaskType) -> Consolidation:
-        """The default consolidation of a task type."""
-        return Consolidation(
-            task_type.default_method, keep_all_annotations=task_type is TaskType.CUSTOM
-        )
+        """The default consolidation of a task type (the factory's defaults)."""
+        factories = {
+            "dawid-skene": Consolidation.dawid_skene,
+            "multi-label": Consolidation.multi_label,
+            "bounding-box": Consolidation.bounding_boxes,
+            "semantic-segmentation": Consolidation.semantic_segmentation,
+            "instance-segmentation": Consolidation.instance_segmentation,
+            "named-entity": Consolidation.named_entities,
+            "all-annotations": Consolidation.all_annotations,
+        }
+        return factories[task_type.default_method]()
 
     # -- use -----------------------------------------------------------------------
     @property

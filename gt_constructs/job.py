@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -21,6 +22,13 @@ from constructs import Construct, IDependable
 from .consolidation import Consolidation
 from .dataset import Dataset
 from .functions import POST_ANNOTATION_HANDLER, PRE_ANNOTATION_HANDLER, annotation_function
+from .lifecycle import (
+    METRICS_NAMESPACE,
+    LabelingJobMonitoring,
+    LabelingJobResource,
+    LabelingJobRunner,
+    validate_job_name_prefix,
+)
 from .nag import (
     S3_GRANT_REASONS,
     acknowledge,
@@ -38,7 +46,6 @@ from .workteam import IWorkteam
 CLOSED_TO_NEW_CUSTOMERS_WARNING = "@gt-constructs/job:ground-truth-closed-to-new-customers"
 
 _LABEL_ATTRIBUTE_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}"
-_JOB_PREFIX_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,51}"
 _KEYWORD_PATTERN = r"[A-Za-z0-9]+( [A-Za-z0-9]+)*"
 MAX_LABELS = 50
 DEFAULT_TASK_TIME_LIMIT = Duration.minutes(10)
@@ -417,8 +424,6 @@ class CustomLabelingJob(Construct):
         )
 
         # -- lifecycle --------------------------------------------------------------------
-        from .lifecycle import LabelingJobMonitoring, LabelingJobResource, LabelingJobRunner
-
         needs: list[IDependable] = [
             self.input_bucket,
             self.output_bucket,
@@ -516,13 +521,7 @@ class CustomLabelingJob(Construct):
                     f"label_attribute_name {self.label_attribute_name!r} must not end in "
                     f"'{suffix}' (Ground Truth reserves it)"
                 )
-        problems.check_pattern(
-            "job_name_prefix",
-            self.job_name_prefix,
-            _JOB_PREFIX_PATTERN,
-            "1–52 letters, digits and hyphens, starting and ending with a letter or digit "
-            "(the job name adds '-' and a 10-character hash; 63 at most)",
-        )
+        validate_job_name_prefix(problems, self.job_name_prefix)
         problems.check_range("workers_per_object", workers_per_object, 1, 9)
         problems.check_length("task_title", task_title, 1, 128)
         problems.check_length("task_description", task_description, 1, 255)
@@ -666,16 +665,17 @@ class CustomLabelingJob(Construct):
         """Let ``grantee`` read the job output (manifests, consolidated masks)."""
         return self.output_bucket.grant_read(grantee, f"{self.output_prefix}*")
 
-    def metric_objects_consolidated(self, **kwargs: Any) -> Any:
-        """Objects consolidated by the post-annotation function (sum)."""
-        return self.monitoring.metric("ObjectsConsolidated", **kwargs)
+    def metric_objects_consolidated(self, **kwargs: Any) -> cloudwatch.Metric:
+        """Objects consolidated by the post-annotation function (sum over 5 minutes)."""
+        return LabelingJobMonitoring.metric(
+            "ObjectsConsolidated", function=self.post_annotation_function, **kwargs
+        )
 
-    def metric_answers_rejected(self, **kwargs: Any) -> Any:
-        """Worker answers the post-annotation function could not use (sum)."""
-        return self.monitoring.metric("AnswersRejected", **kwargs)
-
-
-METRICS_NAMESPACE = "GroundTruthConstructs"
+    def metric_answers_rejected(self, **kwargs: Any) -> cloudwatch.Metric:
+        """Worker answers the post-annotation function could not use (sum over 5 minutes)."""
+        return LabelingJobMonitoring.metric(
+            "AnswersRejected", function=self.post_annotation_function, **kwargs
+        )
 
 
 def _seconds(duration: Duration) -> int:

@@ -33,10 +33,11 @@ import json
 import logging
 import os
 import sys
-import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from .cfn_response import response_body, send_response
 
 OAUTH_FLOWS = ("code", "implicit")
 OAUTH_SCOPES = ("email", "openid", "profile")
@@ -245,34 +246,6 @@ def on_event(event: Mapping[str, Any], cognito: Any) -> Outcome:
         target.physical_id,
         {"CallbackUrl": target.callback_url, "LogoutUrl": target.logout_url},
     )
-
-
-def response_body(
-    event: Mapping[str, Any], status: str, physical_id: str, reason: str, data: Mapping[str, str]
-) -> dict[str, Any]:
-    return {
-        "Status": status,
-        "Reason": reason[:1000],
-        "PhysicalResourceId": physical_id or str(event.get("LogicalResourceId", "resource")),
-        "StackId": event["StackId"],
-        "RequestId": event["RequestId"],
-        "LogicalResourceId": event["LogicalResourceId"],
-        "NoEcho": False,
-        "Data": dict(data),
-    }
-
-
-def send_response(url: str, body: Mapping[str, Any]) -> None:
-    """PUT the result to CloudFormation's presigned URL (never logged)."""
-    payload = json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(
-        url,
-        data=payload,
-        method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(payload))},
-    )
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        reply.read()
 
 
 _CLIENTS: dict[str, Any] = {}

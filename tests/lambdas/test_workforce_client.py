@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from gt_resources import workforce_client
+from gt_resources import cfn_response, workforce_client
 from gt_resources.workforce_client import (
     ClientTarget,
     InvalidProperties,
@@ -249,7 +249,7 @@ def test_send_response_puts_json(monkeypatch) -> None:
         captured.update(method=request.get_method(), data=request.data, timeout=timeout)
         return _Reply()
 
-    monkeypatch.setattr(workforce_client.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(cfn_response.urllib.request, "urlopen", fake_urlopen)
     workforce_client.send_response("https://example.invalid/r", {"Status": "SUCCESS"})
     assert captured["method"] == "PUT"
     assert json.loads(captured["data"]) == {"Status": "SUCCESS"}
