@@ -31,5 +31,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def crowd_data() -> Path:
     if not CROWD_DATA.is_dir():
-        pytest.skip(f"crowd data sets not found at {CROWD_DATA} (they live in shared/ beside the checkout)")
+        pytest.skip(
+            f"crowd data sets not found at {CROWD_DATA} (they live in shared/ beside the checkout)"
+        )
     return CROWD_DATA

@@ -51,7 +51,9 @@ def test_wheel_installs_and_synthesizes_a_consumer_stack(tmp_path: Path) -> None
     dist = tmp_path / "dist"
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(REPO)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     wheel = next(dist.glob("gt_constructs-*.whl"))
     # AND a fresh virtual environment outside the repository with only the wheel installed
@@ -60,14 +62,19 @@ def test_wheel_installs_and_synthesizes_a_consumer_stack(tmp_path: Path) -> None
     python = venv / "bin" / "python"
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     # WHEN a consumer app is synthesized from another working directory
     workdir = tmp_path / "consumer"
     workdir.mkdir()
     (workdir / "app.py").write_text(CONSUMER_APP)
-    env = dict(os.environ, CDK_OUTDIR=str(workdir / "cdk.out"),
-               JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
+    env = dict(
+        os.environ,
+        CDK_OUTDIR=str(workdir / "cdk.out"),
+        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+    )
     env.pop("PYTHONPATH", None)
     result = subprocess.run(
         [str(python), "app.py"], cwd=workdir, env=env, capture_output=True, text=True
@@ -80,14 +87,22 @@ def test_wheel_installs_and_synthesizes_a_consumer_stack(tmp_path: Path) -> None
     handlers = sorted(
         r["Properties"]["Handler"]
         for r in template["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function" and "gt_annotation" in r["Properties"].get("Handler", "")
+        if r["Type"] == "AWS::Lambda::Function"
+        and "gt_annotation" in r["Properties"].get("Handler", "")
     )
-    assert handlers == ["gt_annotation.post_annotation.handler", "gt_annotation.pre_annotation.handler"]
+    assert handlers == [
+        "gt_annotation.post_annotation.handler",
+        "gt_annotation.pre_annotation.handler",
+    ]
     assets = list((workdir / "cdk.out").glob("asset.*/gt_annotation/post_annotation.py"))
     assert assets, "the post-annotation code is not in the staged assets"
     # AND the wheel ships the default templates and lambda_src
     listing = subprocess.run(
         [str(python), "-c", "import gt_constructs._assets as a; print(a.lambda_src_dir())"],
-        cwd=workdir, env=env, capture_output=True, text=True, check=True,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "site-packages/gt_constructs/lambda_src" in listing
