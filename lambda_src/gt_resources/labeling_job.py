@@ -30,7 +30,7 @@ def client(service: str) -> Any:
     if service not in _CLIENTS:
         import boto3
 
-        _CLIENTS[service] = boto3.client(service)
+        _CLIENTS[service] = boto3.client(service)  # type: ignore[call-overload]
     return _CLIENTS[service]
 
 
@@ -72,7 +72,7 @@ def _outcome(name: str, description: Mapping[str, Any], request: Mapping[str, An
 
 def _describe(sagemaker: Any, name: str) -> Mapping[str, Any] | None:
     try:
-        return sagemaker.describe_labeling_job(LabelingJobName=name)  # type: ignore[no-any-return]
+        return sagemaker.describe_labeling_job(LabelingJobName=name)
     except sagemaker.exceptions.ResourceNotFound:
         return None
     except Exception as error:  # older API responses say "not found" in a ValidationException
