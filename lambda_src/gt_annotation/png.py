@@ -16,7 +16,6 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Samples per pixel by colour type.
@@ -142,25 +141,26 @@ def _unfilter(raw: bytes | bytearray, rows: int, stride: int, bpp: int) -> bytes
     return bytes(out)
 
 
-@cache
-def _unpack_table(depth: int) -> tuple[bytes, ...]:
-    """Each packed byte → its 8/depth samples, one byte each."""
-    per = 8 // depth
-    mask = (1 << depth) - 1
-    return tuple(
-        bytes((value >> (8 - depth * (i + 1))) & mask for i in range(per)) for value in range(256)
-    )
-
-
 def _unpack(rows: bytes, row_count: int, stride: int, samples_per_row: int, depth: int) -> bytes:
-    """Sub-byte samples → one byte each, dropping each row's padding bits."""
+    """Sub-byte samples → one byte each, dropping each row's padding bits.
+
+    The k-th sample of every packed byte is ``(byte >> shift_k) & mask``: one
+    shift and one mask of the whole buffer as an integer, then a strided slice
+    assignment interleaves the k streams.
+    """
     if depth >= 8:
         return rows
-    table = _unpack_table(depth)
-    expanded = b"".join(map(table.__getitem__, rows))
-    padded = stride * (8 // depth)
+    per = 8 // depth
+    size = len(rows)
+    packed = int.from_bytes(rows, "big")
+    mask = int.from_bytes(bytes(((1 << depth) - 1,)) * size, "big")
+    expanded = bytearray(size * per)
+    for k in range(per):
+        shift = 8 - depth * (k + 1)
+        expanded[k::per] = ((packed >> shift) & mask).to_bytes(size, "big")
+    padded = stride * per
     if padded == samples_per_row:
-        return expanded
+        return bytes(expanded)
     return b"".join(expanded[r * padded : r * padded + samples_per_row] for r in range(row_count))
 
 
@@ -232,32 +232,21 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     )
 
 
-@cache
-def _pack_table(depth: int) -> dict[bytes, int]:
-    """8/depth one-byte samples → their packed byte (used to pack rows)."""
-    per = 8 // depth
-    table: dict[bytes, int] = {}
-    for value in range(256):
-        group = bytes((value >> (8 - depth * (i + 1))) & ((1 << depth) - 1) for i in range(per))
-        table[group] = value
-    return table
-
-
 def _pack_rows(indices: bytes, width: int, height: int, depth: int) -> bytes:
     """One index per byte → filter-0 rows of packed samples, each with its filter byte."""
     if depth == 8:
         return b"".join(b"\x00" + indices[r * width : (r + 1) * width] for r in range(height))
     per = 8 // depth
     padded_width = -(-width // per) * per
-    table = _pack_table(depth)
-    rows = []
-    for r in range(height):
-        row = indices[r * width : (r + 1) * width]
-        if padded_width != width:
-            row += bytes(padded_width - width)
-        groups = [row[i : i + per] for i in range(0, padded_width, per)]
-        rows.append(b"\x00" + bytes(map(table.__getitem__, groups)))
-    return b"".join(rows)
+    if padded_width != width:
+        pad = bytes(padded_width - width)
+        indices = b"".join(indices[r * width : (r + 1) * width] + pad for r in range(height))
+    packed = 0
+    for k in range(per):  # sample k of every output byte, shifted into its bits
+        packed |= int.from_bytes(indices[k::per], "big") << (8 - depth * (k + 1))
+    stride = padded_width // per
+    data = packed.to_bytes(stride * height, "big")
+    return b"".join(b"\x00" + data[r * stride : (r + 1) * stride] for r in range(height))
 
 
 def encode_indexed(width: int, height: int, indices: bytes, palette: Sequence[Colour]) -> bytes:
@@ -267,7 +256,8 @@ def encode_indexed(width: int, height: int, indices: bytes, palette: Sequence[Co
     if not 1 <= len(palette) <= 256:
         raise PngError(f"a palette holds 1–256 colours, got {len(palette)}")
     depth = next(d for d in (1, 2, 4, 8) if len(palette) <= 1 << d)
-    if max(indices, default=0) >= len(palette):
+    outside = bytes(0 if v < len(palette) else 1 for v in range(256))
+    if bytes(indices).translate(outside).find(1) >= 0:
         raise PngError("an index is outside the palette")
     header = struct.pack(">IIBBBBB", width, height, depth, 3, 0, 0, 0)
     plte = b"".join(bytes(colour) for colour in palette)
