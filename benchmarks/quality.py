@@ -443,6 +443,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "summary": summary,
         "seconds": time.perf_counter() - started,
     }
+    if args.smoke and args.output == HERE / "results" / "quality.json":
+        args.output = args.output.with_name("quality-smoke.json")  # keep the full run's figures
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=1, sort_keys=False) + "\n")
     print(f"written {args.output}", file=sys.stderr)
