@@ -35,7 +35,6 @@ from .masks import (
 
 BACKGROUND = "BACKGROUND"
 BACKGROUND_COLOUR = (255, 255, 255)
-NONZERO = bytes(min(v, 1) for v in range(256))
 
 
 class SemanticSegmentation:
@@ -109,46 +108,46 @@ def _vote(
         if (m.width, m.height) == (width, height)
     ]
     size = width * height
+    # Most trusted first: ties between classes go to the more trusted worker's class.
+    order = sorted(range(len(voters)), key=lambda i: -weights.get(voters[i][0], default))
+    voters = [voters[i] for i in order]
     q = quantised_weights([weights.get(w, default) for w, _ in voters])
     total = sum(q)
-    high, ones = repeat(0x80, size), repeat(1, size)
-    full = repeat(0xFF, size)
-    classes = max(len(m.entries) for _, m in voters) + 1
-    marks: dict[tuple[int, int], int] = {}  # (voter, class) → 0/1 lanes
-    counts: dict[int, int] = {}
-    for cls in range(1, classes):
-        count = 0
-        for index, (weight, (_, mask)) in enumerate(zip(q, voters)):
-            if mask.plane.find(cls) < 0:  # memchr: skip classes this worker never painted
-                continue
-            marks[(index, cls)] = lanes(mask.plane.translate(equals(cls)))
-            count += marks[(index, cls)] * weight
-        if count:
-            counts[cls] = count
-    # Every voter votes exactly one class per pixel: background gets the rest.
-    best = ones * total - sum(counts.values())
-    best_class = 0
-    for cls, count in counts.items():
-        win = greater_than(count, best, high, ones)
-        keep = full ^ (win * 0xFF)
-        best = (count & (win * 0xFF)) | (best & keep)
-        best_class = (win * cls) | (best_class & keep)
+    high, ones, full = repeat(0x80, size), repeat(1, size), repeat(0xFF, size)
+    low7 = repeat(0x7F, size)
+
+    def same(a: int, b: int) -> int:
+        """0/1 lanes where the two planes hold the same index."""
+        x = a ^ b
+        return ((((x & low7) + low7) | x) & high ^ high) >> 7
+
+    planes = [lanes(mask.plane) for _, mask in voters]
+    # A worker's support at a pixel: the weight of every worker who chose the same class
+    # there (background included), i.e. the weight of that worker's class.
+    supports = [ones * weight for weight in q]
+    for i in range(len(planes)):
+        for j in range(i + 1, len(planes)):
+            agree = same(planes[i], planes[j])
+            supports[i] += agree * q[j]
+            supports[j] += agree * q[i]
+    best, best_class = supports[0], planes[0]
+    for support, candidate in zip(supports[1:], planes[1:]):
+        win = greater_than(support, best, high, ones) * 0xFF
+        keep = full ^ win
+        best = (support & win) | (best & keep)
+        best_class = (candidate & win) | (best_class & keep)
     plane = best_class.to_bytes(size, "big")
-    result = {cls: lanes(plane.translate(equals(cls))) for cls in counts}
-    painted = lanes(plane.translate(NONZERO))
-    # Pixels where a voter agrees with the result: per class, and both background.
-    background_agree = [
-        size - (lanes(mask.plane.translate(NONZERO)) | painted).bit_count() for _, mask in voters
-    ]
-    support = {0: sum(w * n for w, n in zip(q, background_agree))}
-    agree = list(background_agree)
-    for (index, cls), mark in marks.items():
-        both = (mark & result[cls]).bit_count()
-        support[cls] = support.get(cls, 0) + q[index] * both
-        agree[index] += both
+    agreeing = [same(p, best_class) for p in planes]
+    agree = [a.bit_count() for a in agreeing]
+    classes = [c for c in range(max(len(m.entries) for _, m in voters) + 1) if plane.find(c) >= 0]
+    support: dict[int, int] = {}
+    pixels: dict[int, int] = {}
+    for cls in classes:
+        region = lanes(plane.translate(equals(cls)))
+        pixels[cls] = region.bit_count()
+        support[cls] = sum(w * (a & region).bit_count() for w, a in zip(q, agreeing))
     entries = voters[0][1].entries
     palette = [BACKGROUND_COLOUR, *(colour for _, colour in entries)]
-    pixels = {0: size - painted.bit_count(), **{c: r.bit_count() for c, r in result.items()}}
     several = len(voters) > 1
     color_map: dict[str, dict[str, Any]] = {
         str(cls): {
