@@ -127,14 +127,14 @@ def _vote(
     supports = [ones * weight for weight in q]
     for i in range(len(planes)):
         for j in range(i + 1, len(planes)):
-            agree = same(planes[i], planes[j])
-            supports[i] += agree * q[j]
-            supports[j] += agree * q[i]
+            matching = same(planes[i], planes[j])
+            supports[i] += matching * q[j]
+            supports[j] += matching * q[i]
     best, best_class = supports[0], planes[0]
-    for support, candidate in zip(supports[1:], planes[1:]):
-        win = greater_than(support, best, high, ones) * 0xFF
+    for candidate_support, candidate in zip(supports[1:], planes[1:]):
+        win = greater_than(candidate_support, best, high, ones) * 0xFF
         keep = full ^ win
-        best = (support & win) | (best & keep)
+        best = (candidate_support & win) | (best & keep)
         best_class = (candidate & win) | (best_class & keep)
     plane = best_class.to_bytes(size, "big")
     agreeing = [same(p, best_class) for p in planes]
