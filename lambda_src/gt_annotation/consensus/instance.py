@@ -20,7 +20,6 @@ popcounts, so matching costs little even for full-size images.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from .masks import (
     PALETTE,
     Mask,
     agreement_updates,
+    aligned_voters,
     colour_plane,
     decode_answer_png,
     equals,
@@ -40,7 +40,7 @@ from .masks import (
     parse_colour,
     quantised_weights,
     repeat,
-    same_size,
+    store_png,
 )
 
 DEFAULT_IOU = 0.5
@@ -105,13 +105,7 @@ def _consolidate_object(
     threshold: float,
     context: ConsolidationContext,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    masks: list[Mask] = [a.value for a in item.answers]
-    width, height = same_size(masks)
-    voters = [
-        (a.worker_id, m)
-        for a, m in zip(item.answers, masks)
-        if (m.width, m.height) == (width, height)
-    ]
+    width, height, voters = aligned_voters(item)
     size = width * height
     raw_weights = [weights.get(w, default) for w, _ in voters]
     q = quantised_weights(raw_weights)
@@ -167,11 +161,7 @@ def _consolidate_object(
         )
     plane = plane_int.to_bytes(size, "big")
     png = encode_indexed(width, height, plane, palette)
-    reference = (
-        context.write_png(item.dataset_object_id, png)
-        if context.write_png
-        else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    )
+    reference = store_png(context, item.dataset_object_id, png)
     if listed:
         image_confidence = sum(i["confidence"] for i in listed) / len(listed)
     else:  # nobody's instance was backed: how much weight agreed there is nothing

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..model import AnswerError, WorkerSkill
+from ..model import AnswerError, ConsolidationContext, ObjectAnswers, WorkerSkill
 from ..png import Colour, Image, PngError, decode, parse_hex_colour
 
 #: Largest lane value a vote count may reach (leaves the top bit free).
@@ -161,6 +161,29 @@ def agreement_updates(
         worker: WorkerSkill(worker, agreements=round(max(0.0, min(1.0, a)), 4), scored=1.0)
         for worker, a in zip(workers, agreements)
     }
+
+
+def aligned_voters(item: ObjectAnswers) -> tuple[int, int, list[tuple[str, Mask]]]:
+    """The common mask size of an object and the (worker, mask) pairs of that size.
+
+    A mask of another size cannot be voted pixel by pixel with the others; the
+    most frequent size wins (``inputImageProperties`` already rejected most).
+    """
+    masks: list[Mask] = [a.value for a in item.answers]
+    width, height = same_size(masks)
+    voters = [
+        (a.worker_id, m)
+        for a, m in zip(item.answers, masks)
+        if (m.width, m.height) == (width, height)
+    ]
+    return width, height, voters
+
+
+def store_png(context: ConsolidationContext, object_id: str, png: bytes) -> str:
+    """Write the consolidated mask (its ``s3://`` URI), or inline it when there is no writer."""
+    if context.write_png is not None:
+        return context.write_png(object_id, png)
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def same_size(masks: Sequence[Mask]) -> tuple[int, int]:

@@ -11,7 +11,6 @@ got.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ from .masks import (
     PALETTE,
     Mask,
     agreement_updates,
+    aligned_voters,
     colour_plane,
     decode_answer_png,
     equals,
@@ -30,7 +30,7 @@ from .masks import (
     parse_colour,
     quantised_weights,
     repeat,
-    same_size,
+    store_png,
 )
 
 BACKGROUND = "BACKGROUND"
@@ -100,13 +100,7 @@ def _vote(
     default: float,
     context: ConsolidationContext,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    masks: list[Mask] = [a.value for a in item.answers]
-    width, height = same_size(masks)
-    voters = [
-        (a.worker_id, m)
-        for a, m in zip(item.answers, masks)
-        if (m.width, m.height) == (width, height)
-    ]
+    width, height, voters = aligned_voters(item)
     size = width * height
     # Most trusted first: ties between classes go to the more trusted worker's class.
     order = sorted(range(len(voters)), key=lambda i: -weights.get(voters[i][0], default))
@@ -159,11 +153,7 @@ def _vote(
         if n
     }
     png = encode_indexed(width, height, plane, palette)
-    reference = (
-        context.write_png(item.dataset_object_id, png)
-        if context.write_png
-        else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    )
+    reference = store_png(context, item.dataset_object_id, png)
     image_confidence = sum(support.values()) / (total * size) if several else 0.0
     agreement = [n / size for n in agree]
     label = {
