@@ -9,6 +9,7 @@ the consensus recovered for every worker next to the true one.
 
 from __future__ import annotations
 
+import abc
 import json
 import random
 import statistics
@@ -82,23 +83,26 @@ def _other(rng: random.Random, labels: Sequence[str], not_this: str) -> str:
     return rng.choice([label for label in labels if label != not_this] or list(labels))
 
 
-class _Family:
+class _Family(abc.ABC):
     """Truth generation, answers and scoring of one kind of task."""
 
     chance = 0.0
 
+    @abc.abstractmethod
     def truth(self, rng: random.Random, labels: Sequence[str], index: int) -> Any:
-        raise NotImplementedError
+        """The synthetic true label of object ``index``."""
 
+    @abc.abstractmethod
     def answer(
         self, rng: random.Random, worker: SimWorker, truth: Any, labels: Sequence[str]
     ) -> Any:
-        raise NotImplementedError
+        """What ``worker`` answers for ``truth``."""
 
+    @abc.abstractmethod
     def score(
         self, pairs: Sequence[tuple[Any, Mapping[str, Any]]], labels: Sequence[str]
     ) -> dict[str, float]:
-        raise NotImplementedError
+        """Accuracy figures of consolidated labels against the truth."""
 
 
 class _Single(_Family):
