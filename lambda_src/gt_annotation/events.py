@@ -7,6 +7,7 @@ Nothing here raises for a single bad worker answer: it becomes a
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,9 @@ class EventError(ValueError):
 
 @dataclass(frozen=True)
 class ConsolidationRequest:
+    """The fields of a post-annotation event, typed (see the module docstring)."""
+
+    version: str | None
     labeling_job_arn: str
     job_name: str
     label_attribute_name: str
@@ -61,7 +65,9 @@ def parse_request(event: Any) -> ConsolidationRequest:
     assert isinstance(arn, str) and isinstance(attribute, str)
     role = event.get("roleArn")
     output = event.get("outputConfig")
+    version = event.get("version")
     return ConsolidationRequest(
+        version=version if isinstance(version, str) else None,
         labeling_job_arn=arn,
         job_name=arn.rsplit("/", 1)[-1],
         label_attribute_name=attribute,
@@ -73,9 +79,44 @@ def parse_request(event: Any) -> ConsolidationRequest:
     )
 
 
+def _reject_constant(name: str) -> Any:
+    raise AnswerError(f"answer content holds {name}, which JSON does not allow")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise AnswerError("answer content holds a number too large for a float")
+    return number
+
+
+def load_json(text: str) -> Any:
+    """``json.loads`` that refuses NaN and infinities (they would make the response invalid JSON)."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except AnswerError:
+        raise
+    except RecursionError:
+        raise AnswerError("answer content is nested too deeply") from None
+    except ValueError as error:  # JSONDecodeError, or an integer with too many digits
+        raise AnswerError(f"answer content is not JSON ({error})") from None
+
+
+def _fetch_failure(error: Exception) -> str:
+    """A short reason for an ``annotationData.s3Uri`` that could not be read (no URI, no data)."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, Mapping) else None
+    return f"annotationData.s3Uri could not be read ({code or type(error).__name__})"
+
+
 @dataclass(frozen=True)
 class AnswerParser:
-    """Turns one annotation of the payload into a typed answer or a rejection."""
+    """Turns one annotation of the payload into a typed answer or a rejection.
+
+    Whatever is wrong with an annotation (shape, JSON, the element, the
+    consolidator's ``parse_answer``, a fetch that fails), the result is a
+    ``Rejection`` with a short reason: never an exception, never the data.
+    """
 
     answer_name: str | None
     labels: Sequence[str]
@@ -85,45 +126,72 @@ class AnswerParser:
 
     def element_value(self, content: Any) -> tuple[Any, Any]:
         """(the answer element's value, the whole parsed form output)."""
-        if isinstance(content, str):
-            try:
-                content = json.loads(content)
-            except ValueError as error:
-                raise AnswerError(f"answer content is not JSON ({error})") from None
+        if isinstance(content, str | bytes):
+            content = load_json(
+                content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+            )
         if self.answer_name:
             if not isinstance(content, Mapping):
-                raise AnswerError("answer content is not a JSON object")
+                raise AnswerError(
+                    f"answer content is a JSON {_json_type(content)}, expected an object "
+                    f"with the '{self.answer_name}' element"
+                )
             if self.answer_name not in content:
                 keys = ", ".join(sorted(map(str, content))[:5]) or "none"
                 raise AnswerError(f"answer has no '{self.answer_name}' element (keys: {keys})")
             return content[self.answer_name], content
         return content, content
 
+    def _content(self, data: Mapping[str, Any]) -> Any:
+        if "content" in data:
+            return data["content"]
+        uri = data.get("s3Uri")
+        if uri is None:
+            raise AnswerError("annotationData has neither content nor s3Uri")
+        if not isinstance(uri, str) or not uri.startswith("s3://"):
+            raise AnswerError("annotationData.s3Uri is not an s3:// URI")
+        if self.fetch is None:
+            raise AnswerError("annotationData.s3Uri cannot be read here (no S3 access)")
+        try:
+            return self.fetch(uri)
+        except Exception as error:  # S3 errors, bad URI, undecodable bytes: this answer only
+            raise AnswerError(_fetch_failure(error)) from None
+
     def __call__(self, object_id: str, annotation: Any) -> WorkerAnswer | Rejection:
         worker = "unknown"
         try:
             if not isinstance(annotation, Mapping):
-                raise AnswerError("annotation is not a JSON object")
+                raise AnswerError(f"annotation is a JSON {_json_type(annotation)}, not an object")
             raw_worker = annotation.get("workerId")
             if not isinstance(raw_worker, str) or not raw_worker:
-                raise AnswerError("annotation has no workerId")
+                raise AnswerError("annotation has no workerId (a non-empty string)")
             worker = raw_worker
             data = annotation.get("annotationData")
             if not isinstance(data, Mapping):
                 raise AnswerError("annotation has no annotationData object")
-            if "content" in data:
-                content = data["content"]
-            elif isinstance(data.get("s3Uri"), str) and self.fetch is not None:
-                content = self.fetch(data["s3Uri"])
-            else:
-                raise AnswerError("annotationData has neither content nor s3Uri")
-            value, whole = self.element_value(content)
+            value, whole = self.element_value(self._content(data))
             return WorkerAnswer(worker, self.parse(value, self.labels), whole)
         except AnswerError as error:
             return Rejection(object_id, worker, str(error))
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
-            # A consolidator's parser met a shape it did not expect: still just this answer.
+        except Exception as error:
+            # A consolidator's parser met a shape it did not expect (TypeError, OverflowError,
+            # RecursionError, ...): still just this answer. The type says enough; the message
+            # might quote the data.
             return Rejection(object_id, worker, f"unusable answer ({type(error).__name__})")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    return "object" if isinstance(value, Mapping) else type(value).__name__
 
 
 def parse_objects(

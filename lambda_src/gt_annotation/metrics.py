@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -42,9 +43,13 @@ def emit_consolidation_metrics(
     mean_confidence: float | None,
     stream: TextIO | None = None,
 ) -> None:
-    """ObjectsConsolidated, AnswersRejected and MeanConfidence of one batch."""
+    """ObjectsConsolidated, AnswersRejected and MeanConfidence of one batch.
+
+    MeanConfidence is left out when no label of the batch has a confidence
+    (an average of nothing is not zero).
+    """
     values: dict[str, float] = {"ObjectsConsolidated": objects, "AnswersRejected": rejected}
-    if mean_confidence is not None:
+    if mean_confidence is not None and math.isfinite(mean_confidence):
         values["MeanConfidence"] = round(mean_confidence, 4)
     record = emf_record(
         values,

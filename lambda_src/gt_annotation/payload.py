@@ -64,6 +64,13 @@ class S3Access:
     mode: str
     role_arn: str | None
 
+    def __post_init__(self) -> None:
+        if self.mode not in (ASSUME_EXECUTION_ROLE, DIRECT_READ):
+            raise ValueError(
+                f"payload access {self.mode!r} is unknown; allowed: "
+                f"{ASSUME_EXECUTION_ROLE}, {DIRECT_READ}"
+            )
+
     @property
     def client(self) -> Any:
         if self.mode == ASSUME_EXECUTION_ROLE:
@@ -83,9 +90,39 @@ class S3Access:
 
 
 def mask_uri(output_uri: str, job_name: str, dataset_object_id: str) -> str:
-    """Where the consolidated mask of one object goes (under the job's output prefix)."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset_object_id)
+    """Where the consolidated mask of one object goes (under the job's output prefix).
+
+    The object id is reduced to ``[A-Za-z0-9._-]`` so no id can climb out of
+    the prefix or name another object's key (Ground Truth's ids are digits).
+    """
+    safe = "".join(
+        c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in dataset_object_id
+    )
+    if not safe.strip("."):
+        safe = safe.replace(".", "_") or "_"
     return f"{output_uri.rstrip('/')}/{job_name}/consolidated-masks/{safe}.png"
+
+
+@dataclass
+class S3PngWriter:
+    """A ``model.PngWriter``: puts a consolidated mask under the job's output prefix.
+
+    It writes with the same credentials as the payload is read: with
+    ``ASSUME_EXECUTION_ROLE`` the execution role writes to its own output
+    prefix; with ``DIRECT_READ`` the function's role (granted put on it).
+    """
+
+    access: S3Access
+    output_uri: str
+    job_name: str
+
+    def __post_init__(self) -> None:
+        split_s3_uri(self.output_uri.rstrip("/") + "/x")  # a clear error for a bad GT_OUTPUT_URI
+
+    def __call__(self, dataset_object_id: str, data: bytes) -> str:
+        uri = mask_uri(self.output_uri, self.job_name, dataset_object_id)
+        self.access.write_bytes(uri, data, "image/png")
+        return uri
 
 
 def reset_clients() -> None:

@@ -3,7 +3,22 @@
 The handler is thin: read the event and payload, call ``consolidate_batch``
 (pure, shared with the local workbench and the benchmarks), record worker
 skill, emit metrics, answer Ground Truth. Whatever happens to one answer or one
-object, every dataset object of the payload gets exactly one entry.
+object, every dataset object of the payload gets exactly one entry:
+
+- an answer that cannot be used (not JSON, no answer element, a shape the
+  consolidator's ``parse_answer`` refuses, an ``s3Uri`` that cannot be read)
+  is left out of its object's consensus, counted and logged (object id,
+  worker id, reason; never the data);
+- an object without a usable answer gets ``{"consolidation-error": reason,
+  "rejectedAnswers": n}``;
+- a consolidator that raises for the batch is retried object by object, and an
+  object that still fails gets a ``consolidation-error`` entry;
+- worker skill is a prior: a skill table that cannot be read or written is
+  logged and the batch goes on with what it has.
+
+Only an unusable *event* (no payload, no label attribute name, a payload that
+cannot be read) raises, with a message saying what is wrong: there is no
+object to answer for, and Ground Truth retries the invocation.
 """
 
 from __future__ import annotations
@@ -15,15 +30,29 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .consensus import default_method, get_consolidator
+from .consensus import DEFAULT_METHODS, METHOD_MODULES, default_method, get_consolidator
 from .consensus.common import paused_gc
-from .events import AnswerParser, ConsolidationRequest, parse_objects, parse_request
+from .events import (
+    AnswerParser,
+    ConsolidationRequest,
+    EventError,
+    parse_objects,
+    parse_request,
+)
 from .logs import get_logger
 from .metrics import emit_consolidation_metrics
-from .model import ConsolidationContext, ObjectAnswers, PngWriter, Rejection
-from .skill import DynamoSkillStore, MemorySkillStore, SkillStore, skill_scope
+from .model import ConsolidationContext, Consolidator, ObjectAnswers, PngWriter, Rejection
+from .skill import SCOPE_MODES, DynamoSkillStore, SkillStore, skill_scope
 
 LOGGER = get_logger("gt_annotation.post_annotation")
+
+PAYLOAD_ACCESS_MODES = ("ASSUME_EXECUTION_ROLE", "DIRECT_READ")
+#: Rejections logged one per line; beyond this, one summary line (a flood helps nobody).
+MAX_LOGGED_REJECTIONS = 200
+
+
+class ConfigurationError(ValueError):
+    """The function's environment (set by the construct) is not usable."""
 
 
 @dataclass(frozen=True)
@@ -42,26 +71,69 @@ class Settings:
 
     @staticmethod
     def from_environment(env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``GT_*`` variables; ``ConfigurationError`` lists every problem."""
         env = os.environ if env is None else env
-        task_type = env.get("GT_TASK_TYPE", "CUSTOM")
-        config: dict[str, Any] = json.loads(env.get("GT_CONSOLIDATION") or "{}")
+        problems: list[str] = []
+        task_type = env.get("GT_TASK_TYPE") or "CUSTOM"
+        if task_type not in DEFAULT_METHODS:
+            problems.append(
+                f"GT_TASK_TYPE {task_type!r} is unknown; allowed: {', '.join(DEFAULT_METHODS)}"
+            )
+            task_type = "CUSTOM"
+        try:
+            config = json.loads(env.get("GT_CONSOLIDATION") or "{}")
+        except ValueError:
+            config = None
+        if not isinstance(config, dict):
+            problems.append(
+                'GT_CONSOLIDATION must be a JSON object like {"method": "dawid-skene", '
+                '"keepAllAnnotations": false}'
+            )
+            config = {}
         method = str(config.pop("method", "") or default_method(task_type))
-        keep = bool(config.pop("keepAllAnnotations", False))
+        if method not in METHOD_MODULES:
+            problems.append(
+                f"consolidation method {method!r} is unknown; allowed: {', '.join(METHOD_MODULES)}"
+            )
+        keep = config.pop("keepAllAnnotations", False)
+        if not isinstance(keep, bool):
+            problems.append("GT_CONSOLIDATION keepAllAnnotations must be true or false")
+        access = env.get("GT_PAYLOAD_ACCESS") or "ASSUME_EXECUTION_ROLE"
+        if access not in PAYLOAD_ACCESS_MODES:
+            problems.append(
+                f"GT_PAYLOAD_ACCESS {access!r} is unknown; allowed: {', '.join(PAYLOAD_ACCESS_MODES)}"
+            )
+        scope_mode = env.get("GT_SKILL_SCOPE") or "job"
+        if scope_mode not in SCOPE_MODES:
+            problems.append(
+                f"GT_SKILL_SCOPE {scope_mode!r} is unknown; allowed: {', '.join(SCOPE_MODES)}"
+            )
+        output_uri = env.get("GT_OUTPUT_URI") or None
+        if output_uri is not None and (
+            not output_uri.startswith("s3://") or len(output_uri.rstrip("/")) <= len("s3://")
+        ):
+            problems.append(f"GT_OUTPUT_URI must be s3://bucket[/prefix], got {output_uri!r}")
+        if problems:
+            raise ConfigurationError(
+                "post-annotation function configuration: " + "; ".join(problems)
+            )
         return Settings(
             task_type=task_type,
             answer_name=env.get("GT_ANSWER_NAME") or None,
             method=method,
-            keep_all_annotations=keep or method == "all-annotations",
+            keep_all_annotations=bool(keep) or method == "all-annotations",
             options={"method": method, **config},
-            payload_access=env.get("GT_PAYLOAD_ACCESS", "ASSUME_EXECUTION_ROLE"),
+            payload_access=access,
             skill_table=env.get("GT_SKILL_TABLE") or None,
-            skill_scope_mode=env.get("GT_SKILL_SCOPE", "job"),
-            output_uri=env.get("GT_OUTPUT_URI") or None,
+            skill_scope_mode=scope_mode,
+            output_uri=output_uri,
         )
 
 
 @dataclass
 class BatchStats:
+    """Counts of one batch (metrics, logs, the workbench's summary)."""
+
     objects: int = 0
     consolidated: int = 0
     errors: int = 0
@@ -77,6 +149,67 @@ def _error_label(reason: str, rejected: int) -> dict[str, Any]:
     return {"consolidation-error": reason, "rejectedAnswers": rejected}
 
 
+def _consolidate(
+    consolidator: Consolidator, answered: list[ObjectAnswers], context: ConsolidationContext
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Labels and skill deltas of the batch; object by object if the batch fails."""
+    try:
+        batch = consolidator.consolidate(answered, context)
+        return dict(batch.labels), dict(batch.skill_updates)
+    except Exception as error:  # one bad object must not sink the batch: retry one by one
+        LOGGER.warning(
+            "batch consolidation failed; consolidating object by object",
+            extra={"objects": len(answered), "error": type(error).__name__},
+        )
+    labels: dict[str, Any] = {}
+    updates: dict[str, Any] = {}
+    for item in answered:
+        try:
+            single = consolidator.consolidate([item], context)
+            label = single.labels.get(item.dataset_object_id)
+        except Exception as error:
+            LOGGER.error(
+                "object could not be consolidated",
+                extra={"datasetObjectId": item.dataset_object_id, "error": type(error).__name__},
+            )
+            labels[item.dataset_object_id] = _error_label(
+                f"consolidation failed ({type(error).__name__})", len(item.rejections)
+            )
+            continue
+        if label is not None:
+            labels[item.dataset_object_id] = label
+        for worker, delta in single.skill_updates.items():
+            updates[worker] = updates[worker].add(delta) if worker in updates else delta
+    return labels, updates
+
+
+def _checked_label(label: Any, item: ObjectAnswers) -> dict[str, Any]:
+    """The consolidator's label if it is a JSON object Ground Truth can store."""
+    if label is None:
+        if item.answers:
+            return _error_label("the consolidator returned no label", len(item.rejections))
+        reason = "no usable worker answer" if item.rejections else "no worker answered this object"
+        return _error_label(reason, len(item.rejections))
+    if not isinstance(label, dict):
+        return _error_label(
+            f"the consolidator returned a {type(label).__name__}, not a JSON object",
+            len(item.rejections),
+        )
+    try:
+        json.dumps(label, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        return _error_label(
+            f"the consolidated label is not valid JSON ({type(error).__name__}: a non-finite "
+            "number, a non-JSON value or a cycle)",
+            len(item.rejections),
+        )
+    return label
+
+
+def _all_annotations(item: ObjectAnswers) -> list[dict[str, Any]]:
+    return [{"workerId": a.worker_id, "annotationData": {"content": a.raw}} for a in item.answers]
+
+
 def consolidate_batch(
     payload: Any,
     settings: Settings,
@@ -87,13 +220,18 @@ def consolidate_batch(
     skill_store: SkillStore | None = None,
     write_png: PngWriter | None = None,
     fetch: Callable[[str], str] | None = None,
+    consolidator: Consolidator | None = None,
 ) -> tuple[list[dict[str, Any]], BatchStats, list[Rejection]]:
     """The Ground Truth response for a payload: one entry per dataset object, always.
 
-    Returns (response, stats, rejections). Worker skill is read from and added
-    to ``skill_store`` under ``scope``.
+    ``payload`` is the list Ground Truth writes at ``payload.s3Uri``. Returns
+    (response, stats, rejections). Worker skill is read from ``skill_store``
+    under ``scope`` (the prior) and the batch's evidence added to it; without
+    a store, skill is learned within the batch only. ``consolidator``
+    overrides the one of ``settings.method`` (tests, experiments). Raises only
+    ``EventError`` when the payload is not a list.
     """
-    consolidator = get_consolidator(settings.method)
+    consolidator = consolidator or get_consolidator(settings.method)
     label_list = list(labels or [])
     parser = AnswerParser(settings.answer_name, label_list, consolidator.parse_answer, fetch)
     with paused_gc():  # many small objects, no cycles: collections would only re-walk them
@@ -104,7 +242,15 @@ def consolidate_batch(
     stats.rejected = len(rejections)
 
     workers = {a.worker_id for o in objects for a in o.answers}
-    skills = skill_store.load(scope, workers) if skill_store is not None and workers else {}
+    skills = {}
+    if skill_store is not None and workers:
+        try:
+            skills = skill_store.load(scope, workers)
+        except Exception as error:  # skill is a prior: without it the batch still has an answer
+            LOGGER.warning(
+                "worker skill could not be read; consolidating with this batch's evidence only",
+                extra={"error": type(error).__name__, "detail": str(error)[:200]},
+            )
     context = ConsolidationContext(
         task_type=settings.task_type,
         labels=label_list,
@@ -113,57 +259,30 @@ def consolidate_batch(
         skills=skills,
         write_png=write_png,
     )
+    raw_only = settings.method == "all-annotations"
     answered = [o for o in objects if o.answers]
-    labels_by_id: dict[str, dict[str, Any]] = {}
-    updates = {}
-    try:
-        batch = consolidator.consolidate(answered, context)
-        labels_by_id, updates = batch.labels, batch.skill_updates
-    except Exception:  # one bad object must not sink the batch: retry one by one
-        LOGGER.exception(
-            "batch consolidation failed; consolidating object by object",
-            extra={"objects": len(answered)},
-        )
-        for item in answered:
-            try:
-                single = consolidator.consolidate([item], context)
-                labels_by_id.update(single.labels)
-                for worker, delta in single.skill_updates.items():
-                    updates[worker] = updates[worker].add(delta) if worker in updates else delta
-            except Exception as error:
-                LOGGER.error(
-                    "object could not be consolidated",
-                    extra={
-                        "datasetObjectId": item.dataset_object_id,
-                        "error": type(error).__name__,
-                    },
-                )
-                labels_by_id[item.dataset_object_id] = _error_label(
-                    f"consolidation failed ({type(error).__name__})", len(item.rejections)
-                )
+    labels_by_id, updates = _consolidate(consolidator, answered, context)
     if skill_store is not None and updates:
-        skill_store.add(scope, updates)
+        try:
+            skill_store.add(scope, updates)
+        except Exception as error:  # the labels are right; retrying the batch would count twice
+            LOGGER.error(
+                "worker skill evidence could not be stored",
+                extra={"error": type(error).__name__, "detail": str(error)[:200]},
+            )
 
     response = []
     for item in objects:
-        label = labels_by_id.get(item.dataset_object_id)
-        if label is None:
-            reason = (
-                "no usable worker answer" if item.rejections else "no worker answered this object"
-            )
-            label = _error_label(reason, len(item.rejections))
+        label = _checked_label(labels_by_id.get(item.dataset_object_id), item)
         if "consolidation-error" in label:
             stats.errors += 1
         else:
             stats.consolidated += 1
-            if isinstance(label.get("confidence"), int | float):
-                stats.confidences.append(float(label["confidence"]))
-        if settings.keep_all_annotations:
-            label = dict(label)
-            label["annotationsFromAllWorkers"] = [
-                {"workerId": a.worker_id, "annotationData": {"content": a.raw}}
-                for a in item.answers
-            ]
+            confidence = label.get("confidence")
+            if isinstance(confidence, int | float) and not isinstance(confidence, bool):
+                stats.confidences.append(float(confidence))
+        if settings.keep_all_annotations or raw_only:
+            label = {**label, "annotationsFromAllWorkers": _all_annotations(item)}
         response.append(
             {
                 "datasetObjectId": item.dataset_object_id,
@@ -174,32 +293,60 @@ def consolidate_batch(
 
 
 def _inline_png_writer(_object_id: str, data: bytes) -> str:
+    """Without GT_OUTPUT_URI the mask travels in the label itself, as a data URI."""
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-def _run(event: Any, settings: Settings) -> list[dict[str, Any]]:
-    from .payload import S3Access, mask_uri
+def log_rejections(rejections: Sequence[Rejection], limit: int = MAX_LOGGED_REJECTIONS) -> None:
+    """One line per left-out answer (object id, worker id, reason), then a summary if many."""
+    for rejection in rejections[:limit]:
+        LOGGER.warning(
+            "worker answer left out",
+            extra={
+                "datasetObjectId": rejection.dataset_object_id,
+                "workerId": rejection.worker_id,
+                "reason": rejection.reason,
+            },
+        )
+    if len(rejections) > limit:
+        LOGGER.warning("more worker answers left out", extra={"notLogged": len(rejections) - limit})
 
-    request: ConsolidationRequest = parse_request(event)
-    access = S3Access(settings.payload_access, request.role_arn)
+
+def _read_payload(access: Any, request: ConsolidationRequest) -> Any:
     if request.inline_payload is not None:
-        payload: Any = request.inline_payload
-    else:
-        assert request.payload_uri is not None
-        payload = json.loads(access.read_text(request.payload_uri))
+        return request.inline_payload
+    assert request.payload_uri is not None
+    try:
+        text = access.read_text(request.payload_uri)
+    except Exception as error:
+        LOGGER.error(
+            "the consolidation payload could not be read",
+            extra={
+                "payloadUri": request.payload_uri,
+                "access": access.mode,
+                "error": type(error).__name__,
+            },
+        )
+        raise
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise EventError(f"the payload at {request.payload_uri} is not JSON ({error})") from None
 
-    write_png: PngWriter = _inline_png_writer
-    if settings.output_uri:
-        output_uri = settings.output_uri
 
-        def write_png(object_id: str, data: bytes) -> str:
-            uri = mask_uri(output_uri, request.job_name, object_id)
-            access.write_bytes(uri, data, "image/png")
-            return uri
+def run(event: Any, settings: Settings) -> list[dict[str, Any]]:
+    """The whole invocation for given settings (the handler reads them from the environment)."""
+    from .payload import S3Access, S3PngWriter
 
-    store: SkillStore = (
-        DynamoSkillStore(settings.skill_table) if settings.skill_table else MemorySkillStore()
+    request = parse_request(event)
+    access = S3Access(settings.payload_access, request.role_arn)
+    payload = _read_payload(access, request)
+    write_png: PngWriter = (
+        S3PngWriter(access, settings.output_uri, request.job_name)
+        if settings.output_uri
+        else _inline_png_writer
     )
+    store = DynamoSkillStore(settings.skill_table) if settings.skill_table else None
     scope = skill_scope(
         settings.skill_scope_mode,
         request.job_name,
@@ -216,15 +363,7 @@ def _run(event: Any, settings: Settings) -> list[dict[str, Any]]:
         write_png=write_png,
         fetch=access.read_text,
     )
-    for rejection in rejections:
-        LOGGER.warning(
-            "worker answer left out",
-            extra={
-                "datasetObjectId": rejection.dataset_object_id,
-                "workerId": rejection.worker_id,
-                "reason": rejection.reason,
-            },
-        )
+    log_rejections(rejections)
     LOGGER.info(
         "batch consolidated",
         extra={
@@ -247,7 +386,15 @@ def _run(event: Any, settings: Settings) -> list[dict[str, Any]]:
 
 def handler(event: Any, context: Any) -> list[dict[str, Any]]:
     """Lambda entry point."""
-    return _run(event, Settings.from_environment())
+    return run(event, Settings.from_environment())
 
 
-__all__ = ["BatchStats", "ObjectAnswers", "Settings", "consolidate_batch", "handler"]
+__all__ = [
+    "BatchStats",
+    "ConfigurationError",
+    "ObjectAnswers",
+    "Settings",
+    "consolidate_batch",
+    "handler",
+    "run",
+]

@@ -54,9 +54,10 @@ def build_task_input(
         if not isinstance(ref, str) or not ref.startswith("s3://") or len(ref) <= len("s3://"):
             raise DataObjectError(
                 f'{_describe(data_object)}: "source-ref" must be an s3:// URI string, '
-                f"got {type(ref).__name__} {str(ref)[:80]!r}"
+                f"got {type(ref).__name__} {repr(ref)[:80]}"
             )
         task_object: str = ref
+        used = "source-ref"
     elif text is not None:
         if not isinstance(text, str):
             raise DataObjectError(
@@ -64,14 +65,14 @@ def build_task_input(
                 f"got {type(text).__name__}"
             )
         task_object = text
+        used = "source"
     else:
         raise DataObjectError(
             f'{_describe(data_object)}: neither "source-ref" (an s3:// URI) nor "source" '
             "(text) is present"
         )
-    task_input: dict[str, Any] = {
-        key: value for key, value in data_object.items() if key not in ("source-ref", "source")
-    }
+    # Every other attribute of the manifest line, so templates can use it (task.input.<key>).
+    task_input: dict[str, Any] = {key: value for key, value in data_object.items() if key != used}
     task_input["taskObject"] = task_object
     if labels is not None:
         task_input["labels"] = list(labels)
@@ -79,13 +80,23 @@ def build_task_input(
     return {"taskInput": task_input, "isHumanAnnotationRequired": required}
 
 
-def _labels_from_environment() -> list[str] | None:
-    raw = os.environ.get("GT_LABELS")
+class ConfigurationError(ValueError):
+    """The function's environment (set by the construct) is not usable."""
+
+
+def labels_from_environment(env: Mapping[str, str] | None = None) -> list[str] | None:
+    """``GT_LABELS`` as a list of strings (None when unset)."""
+    raw = (os.environ if env is None else env).get("GT_LABELS")
     if not raw:
         return None
-    labels = json.loads(raw)
+    try:
+        labels = json.loads(raw)
+    except ValueError:
+        labels = None
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
-        raise ValueError("GT_LABELS must be a JSON list of strings")
+        raise ConfigurationError(
+            f'GT_LABELS must be a JSON list of strings like ["Cat", "Dog"], got {raw[:80]!r}'
+        )
     return labels
 
 
@@ -93,8 +104,13 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     data_object = event.get("dataObject") if isinstance(event, Mapping) else None
     try:
+        if data_object is None:
+            raise DataObjectError(
+                'the pre-annotation event has no "dataObject" (the manifest line); expected '
+                '{"version": "2018-10-16", "labelingJobArn": ..., "dataObject": {...}}'
+            )
         response = build_task_input(
-            data_object, _labels_from_environment(), os.environ.get("GT_SKIP_IF_LABELED") or None
+            data_object, labels_from_environment(), os.environ.get("GT_SKIP_IF_LABELED") or None
         )
     except DataObjectError as error:
         LOGGER.error(

@@ -204,7 +204,6 @@ def test_all_annotations_method_returns_only_the_raw_answers() -> None:
         scope="s",
     )
     assert response[0]["consolidatedAnnotation"]["content"]["x"] == {
-        "workers": 1,
         "annotationsFromAllWorkers": [
             {"workerId": "w", "annotationData": {"content": {"free": "text"}}}
         ],

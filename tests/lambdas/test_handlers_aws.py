@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +10,6 @@ import boto3
 import pytest
 from gt_annotation import payload as payload_module
 from gt_annotation import post_annotation
-from gt_annotation.model import WorkerSkill
 from gt_annotation.skill import DynamoSkillStore
 from moto import mock_aws
 
@@ -166,24 +164,6 @@ def test_skill_accumulates_in_dynamodb_across_batches(
         json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
     ]
     assert len(records) == 2 and records[0]["ObjectsConsolidated"] == 2
-
-
-def test_concurrent_batches_lose_no_counts(aws: dict[str, Any]) -> None:
-    # GIVEN two batches adding evidence for the same worker at the same time
-    store = DynamoSkillStore(TABLE, boto3.client("dynamodb"))
-    delta = WorkerSkill("w1", {(0, 0): 1.0, (1, 0): 0.5}, agreements=1.0, scored=1.5)
-    threads = [
-        threading.Thread(target=lambda: [store.add("job#x", {"w1": delta}) for _ in range(10)])
-        for _ in range(2)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    # THEN every ADD landed
-    skill = store.load("job#x", ["w1"])["w1"]
-    assert skill.scored == pytest.approx(30.0)
-    assert skill.confusion == {(0, 0): pytest.approx(20.0), (1, 0): pytest.approx(10.0)}
 
 
 def test_masks_are_written_under_the_jobs_output_prefix(aws: dict[str, Any]) -> None:

@@ -1,4 +1,8 @@
-"""No consensus: every worker's parsed answer (what the original sample returned)."""
+"""No consensus: every worker's parsed answer (what the original sample returned).
+
+The label of each object is ``{"annotationsFromAllWorkers": [...]}`` only; the
+handler adds that list (it does so for every method with ``keepAllAnnotations``).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,15 @@ from ..model import BatchResult, ConsolidationContext, ObjectAnswers
 
 
 class RawAnswers:
+    """Accepts any JSON answer as it is; learns nothing about the workers."""
+
     def parse_answer(self, value: Any, labels: Sequence[str]) -> Any:
         return value
 
     def consolidate(
         self, objects: Sequence[ObjectAnswers], context: ConsolidationContext
     ) -> BatchResult:
-        # The handler adds annotationsFromAllWorkers to every label.
-        result = BatchResult()
-        for item in objects:
-            result.labels[item.dataset_object_id] = {"workers": len(item.answers)}
-        return result
+        return BatchResult(labels={item.dataset_object_id: {} for item in objects})
 
 
 CONSOLIDATOR = RawAnswers()
