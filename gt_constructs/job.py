@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token
@@ -183,18 +184,18 @@ class CustomLabelingJob(Construct):
 
         # -- validation (everything at once) ----------------------------------------
         problems = Problems(f"CustomLabelingJob {self.node.path}")
-        self._validate(
-            problems,
+        task = _HumanTask(
             workers_per_object=workers_per_object,
-            task_title=task_title,
-            task_description=task_description,
+            title=task_title,
+            description=task_description,
             keywords=keywords,
-            task_time_limit=task_time_limit,
-            task_availability_lifetime=task_availability_lifetime,
-            max_concurrent_task_count=max_concurrent_task_count,
-            max_human_labeled_object_count=max_human_labeled_object_count,
+            time_limit=task_time_limit,
+            availability=task_availability_lifetime,
+            max_concurrent=max_concurrent_task_count,
+            max_human_labeled=max_human_labeled_object_count,
             max_percentage=max_percentage_of_input_dataset_labeled,
         )
+        self._validate(problems, task)
         if template is None and task_type is TaskType.CUSTOM:
             problems.add("task_type CUSTOM needs template=WorkerTemplate.from_file(...)")
         problems.raise_if_any()
@@ -409,15 +410,7 @@ class CustomLabelingJob(Construct):
         ).hexdigest()[:16]
         self.create_labeling_job_request: dict[str, Any] = self._request(
             workteam=workteam,
-            workers_per_object=workers_per_object,
-            task_title=task_title,
-            task_description=task_description,
-            keywords=keywords,
-            task_time_limit=task_time_limit,
-            task_availability_lifetime=task_availability_lifetime,
-            max_concurrent_task_count=max_concurrent_task_count,
-            max_human_labeled_object_count=max_human_labeled_object_count,
-            max_percentage=max_percentage_of_input_dataset_labeled,
+            task=task,
             pii_free=free_of_personally_identifiable_information,
             adult_free=free_of_adult_content,
             fingerprint=fingerprint,
@@ -482,20 +475,7 @@ class CustomLabelingJob(Construct):
         self._outputs(stack)
 
     # -- helpers --------------------------------------------------------------------------
-    def _validate(
-        self,
-        problems: Problems,
-        *,
-        workers_per_object: int,
-        task_title: str,
-        task_description: str,
-        keywords: list[str],
-        task_time_limit: Duration,
-        task_availability_lifetime: Duration,
-        max_concurrent_task_count: int,
-        max_human_labeled_object_count: int | None,
-        max_percentage: int | None,
-    ) -> None:
+    def _validate(self, problems: Problems, task: _HumanTask) -> None:
         labels = [label for label in self.labels if not Token.is_unresolved(label)]
         low = 0 if self.task_type is TaskType.CUSTOM else 1
         if not low <= len(self.labels) <= MAX_LABELS:
@@ -522,12 +502,12 @@ class CustomLabelingJob(Construct):
                     f"'{suffix}' (Ground Truth reserves it)"
                 )
         validate_job_name_prefix(problems, self.job_name_prefix)
-        problems.check_range("workers_per_object", workers_per_object, 1, 9)
-        problems.check_length("task_title", task_title, 1, 128)
-        problems.check_length("task_description", task_description, 1, 255)
-        if not 1 <= len(keywords) <= 5:
-            problems.add(f"task_keywords has {len(keywords)} entries; allowed: 1–5")
-        for keyword in keywords:
+        problems.check_range("workers_per_object", task.workers_per_object, 1, 9)
+        problems.check_length("task_title", task.title, 1, 128)
+        problems.check_length("task_description", task.description, 1, 255)
+        if not 1 <= len(task.keywords) <= 5:
+            problems.add(f"task_keywords has {len(task.keywords)} entries; allowed: 1–5")
+        for keyword in task.keywords:
             problems.check_length(f"task keyword {keyword!r}", keyword, 1, 30)
             problems.check_pattern(
                 "task keyword",
@@ -535,33 +515,25 @@ class CustomLabelingJob(Construct):
                 _KEYWORD_PATTERN,
                 "letters and digits, words separated by single spaces",
             )
-        problems.check_range("task_time_limit", _seconds(task_time_limit), 30, 28_800, " s")
+        problems.check_range("task_time_limit", _seconds(task.time_limit), 30, 28_800, " s")
         problems.check_range(
             "task_availability_lifetime",
-            _seconds(task_availability_lifetime),
+            _seconds(task.availability),
             60,
             2_592_000,
             " s",
         )
-        problems.check_range("max_concurrent_task_count", max_concurrent_task_count, 1, 5000)
+        problems.check_range("max_concurrent_task_count", task.max_concurrent, 1, 5000)
         problems.check_range(
-            "max_human_labeled_object_count", max_human_labeled_object_count, 1, 100_000_000
+            "max_human_labeled_object_count", task.max_human_labeled, 1, 100_000_000
         )
-        problems.check_range("max_percentage_of_input_dataset_labeled", max_percentage, 1, 100)
+        problems.check_range("max_percentage_of_input_dataset_labeled", task.max_percentage, 1, 100)
 
     def _request(
         self,
         *,
         workteam: IWorkteam,
-        workers_per_object: int,
-        task_title: str,
-        task_description: str,
-        keywords: list[str],
-        task_time_limit: Duration,
-        task_availability_lifetime: Duration,
-        max_concurrent_task_count: int,
-        max_human_labeled_object_count: int | None,
-        max_percentage: int | None,
+        task: _HumanTask,
         pii_free: bool,
         adult_free: bool,
         fingerprint: str,
@@ -593,13 +565,13 @@ class CustomLabelingJob(Construct):
                 "WorkteamArn": workteam.workteam_arn,
                 "UiConfig": {"UiTemplateS3Uri": self.template_s3_uri},
                 "PreHumanTaskLambdaArn": self.pre_annotation_function.function_arn,
-                "TaskKeywords": keywords,
-                "TaskTitle": task_title,
-                "TaskDescription": task_description,
-                "NumberOfHumanWorkersPerDataObject": workers_per_object,
-                "TaskTimeLimitInSeconds": _seconds(task_time_limit),
-                "TaskAvailabilityLifetimeInSeconds": _seconds(task_availability_lifetime),
-                "MaxConcurrentTaskCount": max_concurrent_task_count,
+                "TaskKeywords": task.keywords,
+                "TaskTitle": task.title,
+                "TaskDescription": task.description,
+                "NumberOfHumanWorkersPerDataObject": task.workers_per_object,
+                "TaskTimeLimitInSeconds": _seconds(task.time_limit),
+                "TaskAvailabilityLifetimeInSeconds": _seconds(task.availability),
+                "MaxConcurrentTaskCount": task.max_concurrent,
                 "AnnotationConsolidationConfig": {
                     "AnnotationConsolidationLambdaArn": self.post_annotation_function.function_arn
                 },
@@ -614,8 +586,8 @@ class CustomLabelingJob(Construct):
         stopping = {
             key: value
             for key, value in (
-                ("MaxHumanLabeledObjectCount", max_human_labeled_object_count),
-                ("MaxPercentageOfInputDatasetLabeled", max_percentage),
+                ("MaxHumanLabeledObjectCount", task.max_human_labeled),
+                ("MaxPercentageOfInputDatasetLabeled", task.max_percentage),
             )
             if value is not None
         }
@@ -676,6 +648,21 @@ class CustomLabelingJob(Construct):
         return LabelingJobMonitoring.metric(
             "AnswersRejected", function=self.post_annotation_function, **kwargs
         )
+
+
+@dataclass(frozen=True)
+class _HumanTask:
+    """What workers see and how many: validated once, then written into the request."""
+
+    workers_per_object: int
+    title: str
+    description: str
+    keywords: list[str]
+    time_limit: Duration
+    availability: Duration
+    max_concurrent: int
+    max_human_labeled: int | None
+    max_percentage: int | None
 
 
 def _seconds(duration: Duration) -> int:

@@ -29,7 +29,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct, IDependable
+from constructs import Construct, IConstruct, IDependable
 
 from .functions import annotation_function
 from .nag import S3_GRANT_REASONS, acknowledge, acknowledge_wildcards
@@ -56,7 +56,7 @@ def validate_job_name_prefix(problems: Problems, prefix: str) -> None:
         )
 
 
-def labeling_job_arn_pattern(scope: Construct, prefix: str) -> str:
+def labeling_job_arn_pattern(scope: IConstruct, prefix: str) -> str:
     """ARNs of this prefix's jobs (SageMaker lower-cases job names in ARNs)."""
     return Stack.of(scope).format_arn(
         service="sagemaker", resource="labeling-job", resource_name=f"{prefix.lower()}-*"
@@ -69,6 +69,25 @@ def _pass_role(role: iam.IRole) -> iam.PolicyStatement:
         resources=[role.role_arn],
         conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
     )
+
+
+def grant_job_control(
+    role: iam.IRole, prefix: str, execution_role: iam.IRole, *extra_actions: str
+) -> None:
+    """Create, describe, stop and tag this prefix's jobs, and pass only the execution role."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "sagemaker:CreateLabelingJob",
+                "sagemaker:DescribeLabelingJob",
+                "sagemaker:StopLabelingJob",
+                "sagemaker:AddTags",
+                *extra_actions,
+            ],
+            resources=[labeling_job_arn_pattern(role, prefix)],
+        )
+    )
+    role.add_to_principal_policy(_pass_role(execution_role))
 
 
 def _job_reasons(prefix: str) -> list[tuple[str, str]]:
@@ -122,20 +141,7 @@ class LabelingJobResource(Construct):
         )
         role = self.function.role
         assert role is not None
-        jobs = labeling_job_arn_pattern(self, job_name_prefix)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "sagemaker:CreateLabelingJob",
-                    "sagemaker:DescribeLabelingJob",
-                    "sagemaker:StopLabelingJob",
-                    "sagemaker:ListTags",
-                    "sagemaker:AddTags",
-                ],
-                resources=[jobs],
-            )
-        )
-        role.add_to_principal_policy(_pass_role(execution_role))
+        grant_job_control(role, job_name_prefix, execution_role, "sagemaker:ListTags")
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id]
@@ -315,19 +321,7 @@ class LabelingJobRunner(Construct):
             ),
         )
         role = self.state_machine.role
-        jobs = labeling_job_arn_pattern(self, job_name_prefix)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "sagemaker:CreateLabelingJob",
-                    "sagemaker:DescribeLabelingJob",
-                    "sagemaker:StopLabelingJob",
-                    "sagemaker:AddTags",
-                ],
-                resources=[jobs],
-            )
-        )
-        role.add_to_principal_policy(_pass_role(execution_role))
+        grant_job_control(role, job_name_prefix, execution_role)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
