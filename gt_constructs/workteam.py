@@ -50,6 +50,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from .functions import annotation_function
+from .lambda_src.gt_resources.contract import InvitationSettings, default_invitation_subject
 from .nag import acknowledge
 from .validation import Problems
 
@@ -203,7 +204,7 @@ class PrivateWorkteam(Construct):
             existing_worker_usernames=existing_worker_usernames,
         )
         team_label = display_name or self.workteam_name
-        invitation_subject = f"Invitation to the {team_label} labeling team"
+        invitation_subject = default_invitation_subject(team_label)
 
         # -- Cognito: a new pool + domain + client + workforce, or the existing ones ----------
         self.workforce: sagemaker.CfnWorkforce | None = None
@@ -217,11 +218,9 @@ class PrivateWorkteam(Construct):
                 "InvitationMessage",
                 handler=INVITATION_HANDLER,
                 description="Cognito custom message: the invitation names the team and portal",
-                environment={
-                    "GT_WORKFORCE_NAME": workforce_name,
-                    "GT_TEAM_NAME": team_label,
-                    "GT_INVITATION_SUBJECT": invitation_subject,
-                },
+                environment=InvitationSettings(
+                    workforce_name, team_label, invitation_subject
+                ).to_environment(),
                 memory_size=256,
                 timeout=Duration.seconds(5),
                 log_retention=log_retention,

@@ -13,6 +13,8 @@ import sys
 import time
 from typing import Any
 
+from .contract import ENV_LOG_LEVEL
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -39,5 +41,5 @@ def get_logger(name: str) -> logging.Logger:
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
         logger.propagate = False
-        logger.setLevel(os.environ.get("GT_LOG_LEVEL", "INFO"))
+        logger.setLevel(os.environ.get(ENV_LOG_LEVEL, "INFO"))
     return logger

@@ -10,7 +10,14 @@ import time
 from collections.abc import Mapping
 from typing import TextIO
 
-DEFAULT_NAMESPACE = "GroundTruthConstructs"
+from .contract import (
+    METRIC_ANSWERS_REJECTED,
+    METRIC_MEAN_CONFIDENCE,
+    METRIC_OBJECTS_CONSOLIDATED,
+    METRICS_NAMESPACE,
+)
+
+DEFAULT_NAMESPACE = METRICS_NAMESPACE
 
 
 def emf_record(
@@ -41,6 +48,7 @@ def emit_consolidation_metrics(
     objects: int,
     rejected: int,
     mean_confidence: float | None,
+    namespace: str = METRICS_NAMESPACE,
     stream: TextIO | None = None,
 ) -> None:
     """ObjectsConsolidated, AnswersRejected and MeanConfidence of one batch.
@@ -48,13 +56,16 @@ def emit_consolidation_metrics(
     MeanConfidence is left out when no label of the batch has a confidence
     (an average of nothing is not zero).
     """
-    values: dict[str, float] = {"ObjectsConsolidated": objects, "AnswersRejected": rejected}
+    values: dict[str, float] = {
+        METRIC_OBJECTS_CONSOLIDATED: objects,
+        METRIC_ANSWERS_REJECTED: rejected,
+    }
     if mean_confidence is not None and math.isfinite(mean_confidence):
-        values["MeanConfidence"] = round(mean_confidence, 4)
+        values[METRIC_MEAN_CONFIDENCE] = round(mean_confidence, 4)
     record = emf_record(
         values,
         job_name=job_name,
-        units={"ObjectsConsolidated": "Count", "AnswersRejected": "Count"},
-        namespace=os.environ.get("GT_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
+        units={METRIC_OBJECTS_CONSOLIDATED: "Count", METRIC_ANSWERS_REJECTED: "Count"},
+        namespace=namespace,
     )
     print(json.dumps(record), file=stream or sys.stdout, flush=True)

@@ -18,19 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-#: Task types, as the construct passes them in ``GT_TASK_TYPE``.
-TASK_TYPES = (
-    "IMAGE_CLASSIFICATION",
-    "TEXT_CLASSIFICATION",
-    "IMAGE_MULTI_LABEL",
-    "TEXT_MULTI_LABEL",
-    "BOUNDING_BOX",
-    "SEMANTIC_SEGMENTATION",
-    "INSTANCE_SEGMENTATION",
-    "NAMED_ENTITY",
-    "CUSTOM",
-)
-
 
 class AnswerError(ValueError):
     """A worker answer that cannot be used; the message is the reason (no data)."""

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .consensus import DEFAULT_METHODS, METHOD_MODULES, default_method, get_consolidator
+from .consensus import get_consolidator
 from .consensus.common import paused_gc
+from .contract import ALL_ANNOTATIONS, ConfigurationError, PostAnnotationSettings
 from .events import (
     AnswerParser,
     ConsolidationRequest,
@@ -42,92 +42,15 @@ from .events import (
 from .logs import get_logger
 from .metrics import emit_consolidation_metrics
 from .model import ConsolidationContext, Consolidator, ObjectAnswers, PngWriter, Rejection
-from .skill import SCOPE_MODES, DynamoSkillStore, SkillStore, skill_scope
+from .skill import DynamoSkillStore, SkillStore, skill_scope
 
 LOGGER = get_logger("gt_annotation.post_annotation")
 
-PAYLOAD_ACCESS_MODES = ("ASSUME_EXECUTION_ROLE", "DIRECT_READ")
 #: Rejections logged one per line; beyond this, one summary line (a flood helps nobody).
 MAX_LOGGED_REJECTIONS = 200
 
-
-class ConfigurationError(ValueError):
-    """The function's environment (set by the construct) is not usable."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the construct configures through the function's environment."""
-
-    task_type: str = "CUSTOM"
-    answer_name: str | None = None
-    method: str = "all-annotations"
-    keep_all_annotations: bool = False
-    options: Mapping[str, Any] = field(default_factory=dict)
-    payload_access: str = "ASSUME_EXECUTION_ROLE"
-    skill_table: str | None = None
-    skill_scope_mode: str = "job"
-    output_uri: str | None = None
-
-    @staticmethod
-    def from_environment(env: Mapping[str, str] | None = None) -> Settings:
-        """Settings from ``GT_*`` variables; ``ConfigurationError`` lists every problem."""
-        env = os.environ if env is None else env
-        problems: list[str] = []
-        task_type = env.get("GT_TASK_TYPE") or "CUSTOM"
-        if task_type not in DEFAULT_METHODS:
-            problems.append(
-                f"GT_TASK_TYPE {task_type!r} is unknown; allowed: {', '.join(DEFAULT_METHODS)}"
-            )
-            task_type = "CUSTOM"
-        try:
-            config = json.loads(env.get("GT_CONSOLIDATION") or "{}")
-        except ValueError:
-            config = None
-        if not isinstance(config, dict):
-            problems.append(
-                'GT_CONSOLIDATION must be a JSON object like {"method": "dawid-skene", '
-                '"keepAllAnnotations": false}'
-            )
-            config = {}
-        method = str(config.pop("method", "") or default_method(task_type))
-        if method not in METHOD_MODULES:
-            problems.append(
-                f"consolidation method {method!r} is unknown; allowed: {', '.join(METHOD_MODULES)}"
-            )
-        keep = config.pop("keepAllAnnotations", False)
-        if not isinstance(keep, bool):
-            problems.append("GT_CONSOLIDATION keepAllAnnotations must be true or false")
-        access = env.get("GT_PAYLOAD_ACCESS") or "ASSUME_EXECUTION_ROLE"
-        if access not in PAYLOAD_ACCESS_MODES:
-            problems.append(
-                f"GT_PAYLOAD_ACCESS {access!r} is unknown; allowed: {', '.join(PAYLOAD_ACCESS_MODES)}"
-            )
-        scope_mode = env.get("GT_SKILL_SCOPE") or "job"
-        if scope_mode not in SCOPE_MODES:
-            problems.append(
-                f"GT_SKILL_SCOPE {scope_mode!r} is unknown; allowed: {', '.join(SCOPE_MODES)}"
-            )
-        output_uri = env.get("GT_OUTPUT_URI") or None
-        if output_uri is not None and (
-            not output_uri.startswith("s3://") or len(output_uri.rstrip("/")) <= len("s3://")
-        ):
-            problems.append(f"GT_OUTPUT_URI must be s3://bucket[/prefix], got {output_uri!r}")
-        if problems:
-            raise ConfigurationError(
-                "post-annotation function configuration: " + "; ".join(problems)
-            )
-        return Settings(
-            task_type=task_type,
-            answer_name=env.get("GT_ANSWER_NAME") or None,
-            method=method,
-            keep_all_annotations=bool(keep) or method == "all-annotations",
-            options={"method": method, **config},
-            payload_access=access,
-            skill_table=env.get("GT_SKILL_TABLE") or None,
-            skill_scope_mode=scope_mode,
-            output_uri=output_uri,
-        )
+#: The function's settings, read from the environment the construct writes (``contract``).
+Settings = PostAnnotationSettings
 
 
 @dataclass
@@ -259,7 +182,7 @@ def consolidate_batch(
         skills=skills,
         write_png=write_png,
     )
-    raw_only = settings.method == "all-annotations"
+    raw_only = settings.method == ALL_ANNOTATIONS.name
     answered = [o for o in objects if o.answers]
     labels_by_id, updates = _consolidate(consolidator, answered, context)
     if skill_store is not None and updates:
@@ -380,6 +303,7 @@ def run(event: Any, settings: Settings) -> list[dict[str, Any]]:
         objects=stats.consolidated,
         rejected=stats.rejected,
         mean_confidence=stats.mean_confidence,
+        namespace=settings.metrics_namespace,
     )
     return response
 

@@ -15,11 +15,10 @@ Response::
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .contract import ConfigurationError, PreAnnotationSettings
 from .logs import get_logger
 
 LOGGER = get_logger("gt_annotation.pre_annotation")
@@ -80,24 +79,10 @@ def build_task_input(
     return {"taskInput": task_input, "isHumanAnnotationRequired": required}
 
 
-class ConfigurationError(ValueError):
-    """The function's environment (set by the construct) is not usable."""
-
-
 def labels_from_environment(env: Mapping[str, str] | None = None) -> list[str] | None:
     """``GT_LABELS`` as a list of strings (None when unset)."""
-    raw = (os.environ if env is None else env).get("GT_LABELS")
-    if not raw:
-        return None
-    try:
-        labels = json.loads(raw)
-    except ValueError:
-        labels = None
-    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
-        raise ConfigurationError(
-            f'GT_LABELS must be a JSON list of strings like ["Cat", "Dog"], got {raw[:80]!r}'
-        )
-    return labels
+    labels = PreAnnotationSettings.from_environment(env).labels
+    return None if labels is None else list(labels)
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
@@ -109,9 +94,9 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
                 'the pre-annotation event has no "dataObject" (the manifest line); expected '
                 '{"version": "2018-10-16", "labelingJobArn": ..., "dataObject": {...}}'
             )
-        response = build_task_input(
-            data_object, labels_from_environment(), os.environ.get("GT_SKIP_IF_LABELED") or None
-        )
+        settings = PreAnnotationSettings.from_environment()
+        labels = None if settings.labels is None else list(settings.labels)
+        response = build_task_input(data_object, labels, settings.skip_if_labeled)
     except DataObjectError as error:
         LOGGER.error(
             "rejected data object",
@@ -122,7 +107,14 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         )
         raise
     if not response["isHumanAnnotationRequired"]:
-        LOGGER.info(
-            "skipped: already labelled", extra={"attribute": os.environ.get("GT_SKIP_IF_LABELED")}
-        )
+        LOGGER.info("skipped: already labelled", extra={"attribute": settings.skip_if_labeled})
     return response
+
+
+__all__ = [
+    "ConfigurationError",
+    "DataObjectError",
+    "build_task_input",
+    "handler",
+    "labels_from_environment",
+]

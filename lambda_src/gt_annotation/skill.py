@@ -18,22 +18,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
+from .contract import SKILL_SCOPE_JOB, SKILL_SCOPE_LABEL_SET, SKILL_SCOPES
 from .model import WorkerSkill
 
 _CONFUSION = re.compile(r"c_(\d+)_(\d+)")
 
 
-SCOPE_MODES = ("job", "label-set")
-
-
 def skill_scope(mode: str, job_name: str, task_type: str, labels: Sequence[str]) -> str:
     """``job#<name>`` or ``labels#<hash of task type and labels>`` (shared by jobs)."""
-    if mode == "label-set":
+    if mode == SKILL_SCOPE_LABEL_SET:
         digest = hashlib.sha256("\n".join([task_type, *labels]).encode()).hexdigest()[:16]
         return f"labels#{digest}"
-    if mode == "job":
+    if mode == SKILL_SCOPE_JOB:
         return f"job#{job_name}"
-    raise ValueError(f"skill scope {mode!r} is unknown; allowed: {', '.join(SCOPE_MODES)}")
+    raise ValueError(f"skill scope {mode!r} is unknown; allowed: {', '.join(SKILL_SCOPES)}")
 
 
 class SkillStore(Protocol):

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cfn_response import response_body, send_response
+from .contract import ENV_LOG_LEVEL, ENV_WORKFORCE_NAME, InvitationSettings
 
 OAUTH_FLOWS = ("code", "implicit")
 OAUTH_SCOPES = ("email", "openid", "profile")
@@ -53,7 +54,7 @@ def _logger() -> logging.Logger:
         handler.setFormatter(_JsonFormatter())
         logger.addHandler(handler)
         logger.propagate = False
-        logger.setLevel(os.environ.get("GT_LOG_LEVEL", "INFO"))
+        logger.setLevel(os.environ.get(ENV_LOG_LEVEL) or "INFO")
     return logger
 
 
@@ -328,10 +329,12 @@ def invitation_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     source = event.get("triggerSource")
     if source != "CustomMessage_AdminCreateUser":
         return event
-    team = os.environ.get("GT_TEAM_NAME", "private")
-    subject = os.environ.get("GT_INVITATION_SUBJECT", f"Invitation to the {team} labeling team")
+    settings = InvitationSettings.from_environment()
+    team, subject = settings.team_name, settings.invitation_subject
     try:
-        portal = portal_url(_client("sagemaker"), os.environ["GT_WORKFORCE_NAME"])
+        if settings.workforce_name is None:
+            raise KeyError(ENV_WORKFORCE_NAME)
+        portal = portal_url(_client("sagemaker"), settings.workforce_name)
     except Exception:
         LOG.exception("portal address not found; Cognito's own invitation is sent")
         return event

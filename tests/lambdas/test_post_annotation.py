@@ -626,11 +626,16 @@ def test_a_flood_of_rejections_is_logged_up_to_a_limit(
 
 
 def test_metrics_are_one_embedded_metric_format_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GT_METRICS_NAMESPACE", "MyLabeling")
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "post-fn")
+    namespace = Settings.from_environment({"GT_METRICS_NAMESPACE": "MyLabeling"}).metrics_namespace
     stream = io.StringIO()
     emit_consolidation_metrics(
-        job_name="pets-1", objects=10, rejected=2, mean_confidence=0.81234, stream=stream
+        job_name="pets-1",
+        objects=10,
+        rejected=2,
+        mean_confidence=0.81234,
+        namespace=namespace,
+        stream=stream,
     )
     record = json.loads(stream.getvalue())
     directive = record["_aws"]["CloudWatchMetrics"][0]

@@ -8,39 +8,13 @@ from __future__ import annotations
 
 import importlib
 
+from ..contract import DEFAULT_METHODS, METHODS, default_method
 from ..model import Consolidator
 
-METHOD_MODULES = {
-    "dawid-skene": "classification",
-    "majority-vote": "classification",
-    "multi-label": "multilabel",
-    "bounding-box": "boxes",
-    "semantic-segmentation": "semantic",
-    "instance-segmentation": "instance",
-    "named-entity": "entities",
-    "free-text": "freetext",
-    "all-annotations": "raw",
-}
+#: Consensus module of each method (the contract's ``METHODS``).
+METHOD_MODULES = {name: spec.module for name, spec in METHODS.items()}
 
-DEFAULT_METHODS = {
-    "IMAGE_CLASSIFICATION": "dawid-skene",
-    "TEXT_CLASSIFICATION": "dawid-skene",
-    "IMAGE_MULTI_LABEL": "multi-label",
-    "TEXT_MULTI_LABEL": "multi-label",
-    "BOUNDING_BOX": "bounding-box",
-    "SEMANTIC_SEGMENTATION": "semantic-segmentation",
-    "INSTANCE_SEGMENTATION": "instance-segmentation",
-    "NAMED_ENTITY": "named-entity",
-    "CUSTOM": "all-annotations",
-}
-
-
-def default_method(task_type: str) -> str:
-    try:
-        return DEFAULT_METHODS[task_type]
-    except KeyError:
-        allowed = ", ".join(DEFAULT_METHODS)
-        raise ValueError(f"unknown task type {task_type!r}; allowed: {allowed}") from None
+__all__ = ["DEFAULT_METHODS", "METHOD_MODULES", "default_method", "get_consolidator"]
 
 
 def get_consolidator(method: str) -> Consolidator:

@@ -39,10 +39,12 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from ..contract import BOUNDING_BOX
 from ..model import AnswerError, BatchResult, ConsolidationContext, ObjectAnswers, WorkerSkill
 from .common import paused_gc, worker_weights
 
-DEFAULT_IOU_THRESHOLD = 0.5
+_IOU_THRESHOLD = BOUNDING_BOX.option("iouThreshold")
+DEFAULT_IOU_THRESHOLD = _IOU_THRESHOLD.default
 #: An answer with more boxes than this is rejected (the matching is quadratic in the worst case).
 MAX_BOXES = 2000
 #: Coordinates and image sides beyond this many pixels are refused (no real image is that large).
@@ -273,10 +275,7 @@ class BoundingBoxes:
 #: Bounds of a worker's weight: stored counts that went wrong cannot silence or double a worker.
 def iou_threshold(options: Mapping[str, Any]) -> float:
     """The ``iouThreshold`` option (also accepted as ``iou_threshold``), in (0, 1]."""
-    value = options.get("iouThreshold", options.get("iou_threshold", DEFAULT_IOU_THRESHOLD))
-    if type(value) not in _NUMBER or not 0 < value <= 1:
-        raise ValueError(f"iouThreshold is {value!r}; expected a number in (0, 1]")
-    return float(value)
+    return float(_IOU_THRESHOLD.read(options))
 
 
 def _answer_key(answer: Any) -> tuple[Any, ...]:

@@ -45,6 +45,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..contract import DAWID_SKENE
 from ..model import (
     AnswerError,
     BatchResult,
@@ -67,7 +68,8 @@ CLASS_PRIOR_MEMORY = 20.0
 EVIDENCE = 3.0
 #: Pseudo-counts per wrong class when learning how the crowd's errors spread (large: uniform).
 SPREAD_PRIOR = 1.0
-DEFAULT_MAX_ITERATIONS = 100
+_MAX_ITERATIONS = DAWID_SKENE.option("maxIterations")
+DEFAULT_MAX_ITERATIONS = int(_MAX_ITERATIONS.default)
 TOLERANCE = 1e-5
 
 
@@ -148,7 +150,7 @@ class Classification:
                 len(workers),
                 k,
                 stored=stored,
-                max_iterations=int(context.options.get("maxIterations", DEFAULT_MAX_ITERATIONS)),
+                max_iterations=int(_MAX_ITERATIONS.read(context.options)),
             )
             posteriors = fit.posteriors
             confidences = [

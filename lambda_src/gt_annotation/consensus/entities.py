@@ -31,11 +31,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ..contract import NAMED_ENTITY
 from ..model import AnswerError, BatchResult, ConsolidationContext, ObjectAnswers, WorkerSkill
 from .boxes import match_clusters
 from .common import paused_gc, worker_weights
 
-DEFAULT_JACCARD_THRESHOLD = 0.5
+_JACCARD_THRESHOLD = NAMED_ENTITY.option("jaccardThreshold")
+DEFAULT_JACCARD_THRESHOLD = _JACCARD_THRESHOLD.default
 #: An answer with more entities than this is rejected.
 MAX_ENTITIES = 5000
 
@@ -165,12 +167,7 @@ class NamedEntities:
 
 def jaccard_threshold(options: Mapping[str, Any]) -> float:
     """The ``jaccardThreshold`` option (also accepted as ``jaccard_threshold``), in (0, 1]."""
-    value = options.get(
-        "jaccardThreshold", options.get("jaccard_threshold", DEFAULT_JACCARD_THRESHOLD)
-    )
-    if type(value) not in (int, float) or not 0 < value <= 1:
-        raise ValueError(f"jaccardThreshold is {value!r}; expected a number in (0, 1]")
-    return float(value)
+    return float(_JACCARD_THRESHOLD.read(options))
 
 
 def mode_or_median(values: Sequence[tuple[int, float]]) -> int:

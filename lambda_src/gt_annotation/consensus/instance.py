@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..contract import INSTANCE_SEGMENTATION
 from ..model import AnswerError, BatchResult, ConsolidationContext, ObjectAnswers
 from ..png import encode_indexed, hex_colour
 from .common import worker_weights
@@ -43,7 +44,8 @@ from .masks import (
     store_png,
 )
 
-DEFAULT_IOU = 0.5
+_IOU_THRESHOLD = INSTANCE_SEGMENTATION.option("iouThreshold")
+DEFAULT_IOU = _IOU_THRESHOLD.default
 
 
 @dataclass
@@ -90,7 +92,7 @@ class InstanceSegmentation:
     ) -> BatchResult:
         result = BatchResult()
         weights, default = worker_weights(context.skills)
-        threshold = float(context.options.get("iouThreshold", DEFAULT_IOU))
+        threshold = float(_IOU_THRESHOLD.read(context.options))
         for item in objects:
             label, updates = _consolidate_object(item, weights, default, threshold, context)
             result.labels[item.dataset_object_id] = label

@@ -32,6 +32,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..contract import MULTI_LABEL
 from ..model import (
     AnswerError,
     BatchResult,
@@ -50,7 +51,8 @@ CROWD_SPECIFICITY = 0.9
 CROWD_PRIOR = 10.0
 #: Answers to one object count as at most about this many independent ones (confidence only).
 EVIDENCE = 3.0
-DEFAULT_MAX_ITERATIONS = 100
+_MAX_ITERATIONS = MULTI_LABEL.option("maxIterations")
+DEFAULT_MAX_ITERATIONS = int(_MAX_ITERATIONS.default)
 TOLERANCE = 1e-5
 
 
@@ -127,7 +129,7 @@ class MultiLabel:
             len(workers),
             k,
             stored=stored,
-            max_iterations=int(context.options.get("maxIterations", DEFAULT_MAX_ITERATIONS)),
+            max_iterations=int(_MAX_ITERATIONS.read(context.options)),
         )
         result = BatchResult()
         for item, answers, posterior, confidence in zip(
