@@ -18,13 +18,13 @@ _EXPORTS = {
     "DataKind": "task_type",
     "Dataset": "dataset",
     "IWorkteam": "workteam",
-    "LabelingJobMonitoring": "lifecycle",
-    "LabelingJobResource": "lifecycle",
-    "LabelingJobRunner": "lifecycle",
-    "ManifestFromS3Prefix": "lifecycle",
-    "PayloadAccess": "role",
+    "LabelingJobMonitoring": "job.monitoring",
+    "LabelingJobResource": "job.lifecycle",
+    "LabelingJobRunner": "job.runner",
+    "ManifestFromS3Prefix": "job.manifest",
+    "PayloadAccess": "job.role",
     "PrivateWorkteam": "workteam",
-    "SkillScope": "skill_table",
+    "SkillScope": "job.skill_table",
     "TaskType": "task_type",
     "TemplateError": "template",
     "WorkerTemplate": "template",
@@ -66,14 +66,12 @@ if TYPE_CHECKING:
     from .consolidation import Consolidation
     from .dataset import Dataset
     from .job import CustomLabelingJob
-    from .lifecycle import (
-        LabelingJobMonitoring,
-        LabelingJobResource,
-        LabelingJobRunner,
-        ManifestFromS3Prefix,
-    )
-    from .role import PayloadAccess
-    from .skill_table import SkillScope
+    from .job.lifecycle import LabelingJobResource
+    from .job.manifest import ManifestFromS3Prefix
+    from .job.monitoring import LabelingJobMonitoring
+    from .job.role import PayloadAccess
+    from .job.runner import LabelingJobRunner
+    from .job.skill_table import SkillScope
     from .task_type import DataKind, TaskType
     from .template import TemplateError, WorkerTemplate
     from .validation import ConfigurationError

@@ -1,30 +1,27 @@
 """Consolidation: how several workers' answers become one label.
 
 The post-annotation Lambda reads the choice from its environment
-(``GT_CONSOLIDATION``); see ``docs/architecture.md`` for the output formats.
+(its environment, written by the Lambda contract); see ``docs/architecture.md``
+for the output formats.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .lambda_src.gt_annotation import contract
 from .task_type import TaskType
 
-#: The Crowd HTML elements whose output each method understands.
+#: The Crowd HTML elements whose output each method understands (from the contract).
 METHOD_ELEMENTS: dict[str, tuple[str, ...]] = {
-    "dawid-skene": ("crowd-image-classifier", "crowd-classifier"),
-    "majority-vote": ("crowd-image-classifier", "crowd-classifier"),
-    "multi-label": ("crowd-image-classifier-multi-select", "crowd-classifier-multi-select"),
-    "bounding-box": ("crowd-bounding-box",),
-    "semantic-segmentation": ("crowd-semantic-segmentation",),
-    "instance-segmentation": ("crowd-instance-segmentation",),
-    "named-entity": ("crowd-entity-annotation",),
-    "free-text": ("crowd-text-area", "crowd-input"),
-    "all-annotations": (),
+    name: spec.elements for name, spec in contract.METHODS.items()
 }
+
+
+def _default(method: contract.MethodSpec, key: str) -> Any:
+    return method.option(key).default
 
 
 @dataclass(frozen=True)
@@ -50,12 +47,15 @@ class Consolidation:
         *,
         answer_name: str | None = None,
         keep_all_annotations: bool = False,
-        max_iterations: int = 50,
+        max_iterations: int = _default(contract.DAWID_SKENE, "maxIterations"),
     ) -> Consolidation:
         """Single-label classification by Dawid–Skene EM: a confusion matrix per worker,
         seeded from the worker's stored skill. Default for classification."""
         return Consolidation(
-            "dawid-skene", answer_name, keep_all_annotations, {"maxIterations": max_iterations}
+            contract.DAWID_SKENE.name,
+            answer_name,
+            keep_all_annotations,
+            {"maxIterations": max_iterations},
         )
 
     @staticmethod
@@ -63,7 +63,7 @@ class Consolidation:
         *, answer_name: str | None = None, keep_all_annotations: bool = False
     ) -> Consolidation:
         """Single-label classification by plain majority (ties: the lowest class index)."""
-        return Consolidation("majority-vote", answer_name, keep_all_annotations)
+        return Consolidation(contract.MAJORITY_VOTE.name, answer_name, keep_all_annotations)
 
     @staticmethod
     def multi_label(
@@ -71,19 +71,22 @@ class Consolidation:
     ) -> Consolidation:
         """Multi-label classification: per label, a binary model of each worker's
         sensitivity and specificity."""
-        return Consolidation("multi-label", answer_name, keep_all_annotations)
+        return Consolidation(contract.MULTI_LABEL.name, answer_name, keep_all_annotations)
 
     @staticmethod
     def bounding_boxes(
         *,
-        iou_threshold: float = 0.5,
+        iou_threshold: float = _default(contract.BOUNDING_BOX, "iouThreshold"),
         answer_name: str | None = None,
         keep_all_annotations: bool = False,
     ) -> Consolidation:
         """Boxes matched across workers by IoU, kept when a weighted majority drew them,
         coordinates averaged by worker skill."""
         return Consolidation(
-            "bounding-box", answer_name, keep_all_annotations, {"iouThreshold": iou_threshold}
+            contract.BOUNDING_BOX.name,
+            answer_name,
+            keep_all_annotations,
+            {"iouThreshold": iou_threshold},
         )
 
     @staticmethod
@@ -91,19 +94,19 @@ class Consolidation:
         *, answer_name: str | None = None, keep_all_annotations: bool = False
     ) -> Consolidation:
         """Weighted per-pixel vote over the workers' label masks."""
-        return Consolidation("semantic-segmentation", answer_name, keep_all_annotations)
+        return Consolidation(contract.SEMANTIC_SEGMENTATION.name, answer_name, keep_all_annotations)
 
     @staticmethod
     def instance_segmentation(
         *,
-        iou_threshold: float = 0.5,
+        iou_threshold: float = _default(contract.INSTANCE_SEGMENTATION, "iouThreshold"),
         answer_name: str | None = None,
         keep_all_annotations: bool = False,
     ) -> Consolidation:
         """Instances matched across workers by mask IoU, kept by weighted majority,
         pixels voted within each instance."""
         return Consolidation(
-            "instance-segmentation",
+            contract.INSTANCE_SEGMENTATION.name,
             answer_name,
             keep_all_annotations,
             {"iouThreshold": iou_threshold},
@@ -112,13 +115,13 @@ class Consolidation:
     @staticmethod
     def named_entities(
         *,
-        jaccard_threshold: float = 0.5,
+        jaccard_threshold: float = _default(contract.NAMED_ENTITY, "jaccardThreshold"),
         answer_name: str | None = None,
         keep_all_annotations: bool = False,
     ) -> Consolidation:
         """Spans clustered by Jaccard overlap, boundaries from the mode, label by vote."""
         return Consolidation(
-            "named-entity",
+            contract.NAMED_ENTITY.name,
             answer_name,
             keep_all_annotations,
             {"jaccardThreshold": jaccard_threshold},
@@ -129,24 +132,24 @@ class Consolidation:
         *, answer_name: str | None = None, keep_all_annotations: bool = False
     ) -> Consolidation:
         """The answer closest to all others (medoid); confidence from agreement."""
-        return Consolidation("free-text", answer_name, keep_all_annotations)
+        return Consolidation(contract.FREE_TEXT.name, answer_name, keep_all_annotations)
 
     @staticmethod
     def all_annotations(*, answer_name: str | None = None) -> Consolidation:
         """No consensus: every worker's parsed answer, as the original sample did."""
-        return Consolidation("all-annotations", answer_name, True)
+        return Consolidation(contract.ALL_ANNOTATIONS.name, answer_name, True)
 
     @staticmethod
     def for_task_type(task_type: TaskType) -> Consolidation:
         """The default consolidation of a task type (the factory's defaults)."""
         factories = {
-            "dawid-skene": Consolidation.dawid_skene,
-            "multi-label": Consolidation.multi_label,
-            "bounding-box": Consolidation.bounding_boxes,
-            "semantic-segmentation": Consolidation.semantic_segmentation,
-            "instance-segmentation": Consolidation.instance_segmentation,
-            "named-entity": Consolidation.named_entities,
-            "all-annotations": Consolidation.all_annotations,
+            contract.DAWID_SKENE.name: Consolidation.dawid_skene,
+            contract.MULTI_LABEL.name: Consolidation.multi_label,
+            contract.BOUNDING_BOX.name: Consolidation.bounding_boxes,
+            contract.SEMANTIC_SEGMENTATION.name: Consolidation.semantic_segmentation,
+            contract.INSTANCE_SEGMENTATION.name: Consolidation.instance_segmentation,
+            contract.NAMED_ENTITY.name: Consolidation.named_entities,
+            contract.ALL_ANNOTATIONS.name: Consolidation.all_annotations,
         }
         return factories[task_type.default_method]()
 
@@ -161,9 +164,14 @@ class Consolidation:
 
     def to_environment_json(self) -> str:
         """The ``GT_CONSOLIDATION`` value the post-annotation function reads."""
-        body: dict[str, Any] = {
-            "method": self.method,
-            "keepAllAnnotations": self.keep_all_annotations,
-        }
-        body.update(self.options)
-        return json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return contract.PostAnnotationSettings(
+            method=self.method,
+            keep_all_annotations=self.keep_all_annotations,
+            options=dict(self.options),
+        ).consolidation_json()
+
+    def problems(self) -> list[str]:
+        """What the post-annotation function would refuse in this choice (the contract's rules)."""
+        return contract.validate_consolidation(
+            self.method, {contract.KEEP_ALL_ANNOTATIONS: self.keep_all_annotations, **self.options}
+        )

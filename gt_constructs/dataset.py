@@ -203,7 +203,7 @@ class _S3Prefix(Dataset):
         output_prefix: str,
         data_kind: DataKind,
     ) -> DatasetBinding:
-        from .lifecycle import ManifestFromS3Prefix
+        from .job.manifest import ManifestFromS3Prefix
 
         manifest_key = f"{output_prefix}manifests/input/{MANIFEST_NAME}"
         crawler = ManifestFromS3Prefix(

@@ -16,6 +16,7 @@ import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Capture, Match, Template
+from gt_constructs.lambda_src.gt_annotation.contract import DAWID_SKENE
 
 from gt_constructs import (
     ConfigurationError,
@@ -215,7 +216,8 @@ def test_post_annotation_function_knows_task_answer_and_skill_table(minimal: Tem
     assert json.loads(variables["GT_CONSOLIDATION"]) == {
         "method": "dawid-skene",
         "keepAllAnnotations": False,
-        "maxIterations": 50,
+        # One default, the contract's: what the Lambda and the benchmarks run.
+        "maxIterations": DAWID_SKENE.option("maxIterations").default,
     }
     assert variables["GT_PAYLOAD_ACCESS"] == "ASSUME_EXECUTION_ROLE"
     assert variables["GT_SKILL_SCOPE"] == "job"

@@ -1,0 +1,476 @@
+"""CustomLabelingJob: everything a Ground Truth custom labeling job needs, in one construct.
+
+The constructor is a list of named steps; each part lives in its own module:
+settings and their validation (``settings``), buckets and configuration
+(``storage``), functions (``functions``), roles and grants (``role``), the
+request (``request``), the job's lifecycle (``lifecycle``, ``runner``) and
+monitoring (``monitoring``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct, IDependable
+
+from ..consolidation import Consolidation
+from ..dataset import Dataset, DatasetBinding
+from ..nag import acknowledge_bucket_deployment_provider
+from ..task_type import TaskType
+from ..template import WorkerTemplate
+from ..validation import Problems
+from ..workteam import IWorkteam
+from .functions import post_annotation_function, pre_annotation_function
+from .lifecycle import LabelingJobResource
+from .monitoring import LabelingJobMonitoring
+from .request import LabelingJobRequest
+from .role import JobAccess, PayloadAccess
+from .runner import LabelingJobRunner
+from .settings import DEFAULT_TASK_AVAILABILITY, DEFAULT_TASK_TIME_LIMIT, JobSettings
+from .skill_table import SkillScope, worker_skill_table
+from .storage import job_storage
+
+CLOSED_TO_NEW_CUSTOMERS_WARNING = "@gt-constructs/job:ground-truth-closed-to-new-customers"
+
+
+class CustomLabelingJob(Construct):
+    """A Ground Truth custom labeling job and everything it needs.
+
+    Buckets (or yours), the worker template and label categories in S3, the
+    pre- and post-annotation functions (real consensus, worker skill kept in
+    DynamoDB), the execution role with least-privilege grants, and the job
+    itself: started on deploy, replaced when its definition changes, stopped
+    on delete (see ``docs/lifecycle.md``). Every setting is checked at synth
+    and all problems are reported in one ``ConfigurationError``.
+
+    :param task_type: what workers do; selects the default template and consolidation.
+    :param labels: the label categories (1–50, unique, ≤ 256 characters each; may be
+        empty for CUSTOM).
+    :param dataset: the data objects: ``Dataset.from_local_directory``,
+        ``Dataset.from_manifest`` or ``Dataset.from_s3_prefix``.
+    :param workteam: who labels: ``PrivateWorkteam(...)`` or
+        ``PrivateWorkteam.from_workteam_arn(...)``.
+    :param template: the worker UI. Default: the library's template for ``task_type``
+        (CUSTOM needs one). Validated at synth.
+    :param workers_per_object: answers collected per data object, 1–9. Default: 3.
+    :param task_title: shown to workers, 1–128 characters. Default: from the task type.
+    :param task_description: 1–255 characters. Default: from the task type.
+    :param task_keywords: 1–5 keywords of letters, digits and single spaces, ≤ 30
+        characters each. Default: from the task type.
+    :param task_time_limit: time a worker has for one task, 30 s–8 h. Default: 10 minutes.
+    :param task_availability_lifetime: how long a task waits for workers, 60 s–30 days.
+        Default: 10 days.
+    :param max_concurrent_task_count: tasks out to workers at once, 1–5000. Default: 1000.
+    :param consolidation: how answers become one label. Default: the task type's
+        (Dawid–Skene for classification, etc.; raw answers for CUSTOM).
+    :param payload_access: how the post-annotation function reads its payload.
+        Default: ``ASSUME_EXECUTION_ROLE`` (the original blog post's way).
+    :param input_bucket: bucket for the template, label categories and uploaded data.
+        Default: a new encrypted, versioned, SSL-only bucket with the CORS rule workers need.
+    :param output_bucket: bucket for the job's output. Default: a new bucket like the input one.
+    :param encryption_key: customer key for the created buckets, the skill table and the
+        job's output. Default: S3-managed / AWS-managed encryption.
+    :param role: the SageMaker execution role. Default: a new role with least-privilege
+        grants (grants are added to a given role too).
+    :param pre_annotation_function: your own pre-annotation function. Default: the
+        library's (``lambda_src/gt_annotation/pre_annotation.py``).
+    :param post_annotation_function: your own consolidation function. Default: the
+        library's consensus for the task type.
+    :param removal_policy: for buckets, table and the job on delete. Default: RETAIN
+        (data kept, job left running); DESTROY also empties the buckets.
+    :param label_attribute_name: the output manifest key of the labels. Default: the
+        task type in kebab case (e.g. ``instance-segmentation``).
+    :param output_prefix: key prefix of the job output in the output bucket. Default:
+        ``labeling-jobs/<label attribute name>/output/``.
+    :param job_name_prefix: job names are ``<prefix>-<hash of the request>``. Default: the
+        label attribute name (cut to 52 characters).
+    :param start_on_deploy: create the job during ``cdk deploy``. Default: true.
+    :param stop_replaced_jobs: stop a job replaced by a changed definition. Default: true.
+    :param max_human_labeled_object_count: stopping condition. Default: none.
+    :param max_percentage_of_input_dataset_labeled: stopping condition, 1–100. Default: none.
+    :param free_of_personally_identifiable_information: content classifier. Default: false.
+    :param free_of_adult_content: content classifier. Default: false.
+    :param skip_objects_labeled_with: objects whose manifest line already has this label
+        attribute are not sent to workers. Default: every object is labelled.
+    :param skill_table: an existing worker-skill table (e.g. shared by several jobs).
+        Default: a new on-demand, encrypted table with point-in-time recovery.
+    :param skill_scope: learn worker skill per job or per label set. Default: JOB.
+    :param notification_emails: addresses told when a job completes, fails or stops.
+        Default: none (the SNS topic is created either way).
+    :param access_logs_bucket: where created buckets write S3 access logs. Default: none.
+    :param log_retention: retention of the functions' logs. Default: one month.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        task_type: TaskType,
+        labels: Sequence[str],
+        dataset: Dataset,
+        workteam: IWorkteam,
+        template: WorkerTemplate | None = None,
+        workers_per_object: int = 3,
+        task_title: str | None = None,
+        task_description: str | None = None,
+        task_keywords: Sequence[str] | None = None,
+        task_time_limit: Duration = DEFAULT_TASK_TIME_LIMIT,
+        task_availability_lifetime: Duration = DEFAULT_TASK_AVAILABILITY,
+        max_concurrent_task_count: int = 1000,
+        consolidation: Consolidation | None = None,
+        payload_access: PayloadAccess = PayloadAccess.ASSUME_EXECUTION_ROLE,
+        input_bucket: s3.IBucket | None = None,
+        output_bucket: s3.IBucket | None = None,
+        encryption_key: kms.IKey | None = None,
+        role: iam.IRole | None = None,
+        pre_annotation_function: lambda_.IFunction | None = None,
+        post_annotation_function: lambda_.IFunction | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        label_attribute_name: str | None = None,
+        output_prefix: str | None = None,
+        job_name_prefix: str | None = None,
+        start_on_deploy: bool = True,
+        stop_replaced_jobs: bool = True,
+        max_human_labeled_object_count: int | None = None,
+        max_percentage_of_input_dataset_labeled: int | None = None,
+        free_of_personally_identifiable_information: bool = False,
+        free_of_adult_content: bool = False,
+        skip_objects_labeled_with: str | None = None,
+        skill_table: dynamodb.ITable | None = None,
+        skill_scope: SkillScope = SkillScope.JOB,
+        notification_emails: Sequence[str] = (),
+        access_logs_bucket: s3.IBucket | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.settings = JobSettings.from_props(
+            task_type=task_type,
+            labels=labels,
+            consolidation=consolidation,
+            label_attribute_name=label_attribute_name,
+            output_prefix=output_prefix,
+            job_name_prefix=job_name_prefix,
+            workers_per_object=workers_per_object,
+            task_title=task_title,
+            task_description=task_description,
+            task_keywords=task_keywords,
+            task_time_limit=task_time_limit,
+            task_availability_lifetime=task_availability_lifetime,
+            max_concurrent_task_count=max_concurrent_task_count,
+            max_human_labeled_object_count=max_human_labeled_object_count,
+            max_percentage_of_input_dataset_labeled=max_percentage_of_input_dataset_labeled,
+            payload_access=payload_access,
+            skill_scope=skill_scope,
+            skip_objects_labeled_with=skip_objects_labeled_with,
+            free_of_personally_identifiable_information=free_of_personally_identifiable_information,
+            free_of_adult_content=free_of_adult_content,
+        )
+        self._check(template)
+        self.template = template or WorkerTemplate.for_task_type(task_type)
+        answer_name = self.template.validate(self.consolidation)
+        self._warn_closed_to_new_customers()
+
+        self.encryption_key = encryption_key
+        storage = job_storage(
+            self,
+            self.settings,
+            template_text=self.template.text,
+            input_bucket=input_bucket,
+            output_bucket=output_bucket,
+            encryption_key=encryption_key,
+            removal_policy=removal_policy,
+            access_logs_bucket=access_logs_bucket,
+        )
+        self.input_bucket: s3.IBucket = storage.input_bucket
+        self.output_bucket: s3.IBucket = storage.output_bucket
+        self.config_upload = storage.config_upload
+        self.template_s3_uri = storage.template_s3_uri
+        self.label_category_s3_uri = storage.label_category_s3_uri
+        binding = self._bind(dataset)
+        self.manifest_s3_uri = binding.manifest_s3_uri
+
+        self.skill_table: dynamodb.ITable = skill_table or worker_skill_table(
+            self, "WorkerSkill", encryption_key=encryption_key, removal_policy=removal_policy
+        )
+        self._functions(
+            answer_name,
+            pre_annotation_function,
+            post_annotation_function,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        access = JobAccess(
+            self,
+            payload_access=payload_access,
+            post_annotation_role=self.post_annotation_function.role,
+        )
+        self.execution_role: iam.IRole = access.execution_role(role)
+        access.grant(
+            self.execution_role,
+            read=[
+                (self.input_bucket, self.settings.template_key),
+                (self.input_bucket, self.settings.label_categories_key),
+                *binding.read,
+            ],
+            output_bucket=self.output_bucket,
+            output_prefix=self.output_prefix,
+            functions=[self.pre_annotation_function, self.post_annotation_function],
+            encryption_keys=_given_keys(encryption_key, input_bucket, output_bucket),
+            skill_table=self.skill_table,
+        )
+
+        self.request = self._request(workteam)
+        self.create_labeling_job_request: dict[str, Any] = self.request.render()
+        self._lifecycle(
+            workteam,
+            binding,
+            start_on_deploy=start_on_deploy,
+            stop_replaced_jobs=stop_replaced_jobs,
+            removal_policy=removal_policy,
+        )
+        self.runner = LabelingJobRunner(
+            self,
+            "Runner",
+            request=self.request,
+            job_name_prefix=self.job_name_prefix,
+            execution_role=self.execution_role,
+        )
+        self.monitoring = LabelingJobMonitoring(
+            self,
+            "Monitoring",
+            job_name_prefix=self.job_name_prefix,
+            functions=[self.pre_annotation_function, self.post_annotation_function],
+            post_annotation_function=self.post_annotation_function,
+            state_machine=self.runner.state_machine,
+            notification_emails=list(notification_emails),
+            encryption_key=encryption_key,
+        )
+        self._outputs()
+
+    # -- settings, as attributes ----------------------------------------------------------
+    @property
+    def task_type(self) -> TaskType:
+        return self.settings.task_type
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.settings.labels)
+
+    @property
+    def consolidation(self) -> Consolidation:
+        return self.settings.consolidation
+
+    @property
+    def label_attribute_name(self) -> str:
+        return self.settings.label_attribute_name
+
+    @property
+    def output_prefix(self) -> str:
+        return self.settings.output_prefix
+
+    @property
+    def job_name_prefix(self) -> str:
+        return self.settings.job_name_prefix
+
+    # -- steps ------------------------------------------------------------------------------
+    def _check(self, template: WorkerTemplate | None) -> None:
+        problems = Problems(f"CustomLabelingJob {self.node.path}")
+        for problem in self.settings.problems():
+            problems.add(problem)
+        if template is None and self.task_type is TaskType.CUSTOM:
+            problems.add("task_type CUSTOM needs template=WorkerTemplate.from_file(...)")
+        problems.raise_if_any()
+
+    def _warn_closed_to_new_customers(self) -> None:
+        Annotations.of(self).add_warning_v2(
+            CLOSED_TO_NEW_CUSTOMERS_WARNING,
+            "AWS has closed SageMaker Ground Truth to new customers: deploying this job needs "
+            "an account that already uses Ground Truth. Acknowledge with "
+            f"Annotations.of(scope).acknowledge_warning('{CLOSED_TO_NEW_CUSTOMERS_WARNING}').",
+        )
+
+    def _bind(self, dataset: Dataset) -> DatasetBinding:
+        binding = dataset.bind(
+            self,
+            input_bucket=self.input_bucket,
+            output_bucket=self.output_bucket,
+            output_prefix=self.output_prefix,
+            data_kind=self.task_type.data_kind,
+        )
+        # After the dataset: its upload may bring a BucketDeployment provider of its own.
+        acknowledge_bucket_deployment_provider(Stack.of(self))
+        return binding
+
+    def _functions(
+        self,
+        answer_name: str | None,
+        pre: lambda_.IFunction | None,
+        post: lambda_.IFunction | None,
+        *,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        self.pre_annotation_function: lambda_.IFunction = pre or pre_annotation_function(
+            self,
+            self.settings.pre_annotation_settings(),
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        output_uri = f"s3://{self.output_bucket.bucket_name}/{self.output_prefix.rstrip('/')}"
+        self.post_annotation_function: lambda_.IFunction = post or post_annotation_function(
+            self,
+            self.settings.post_annotation_settings(
+                answer_name=answer_name,
+                skill_table=self.skill_table.table_name,
+                output_uri=output_uri,
+            ),
+            heavy=self.settings.heavy,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+
+    def _request(self, workteam: IWorkteam) -> LabelingJobRequest:
+        settings = self.settings
+        fingerprint = hashlib.sha256(
+            (self.template.text + json.dumps(settings.label_categories, sort_keys=True)).encode()
+        ).hexdigest()[:16]
+        return LabelingJobRequest(
+            label_attribute_name=self.label_attribute_name,
+            manifest_s3_uri=self.manifest_s3_uri,
+            output_s3_path=f"s3://{self.output_bucket.bucket_name}/{self.output_prefix}",
+            role_arn=self.execution_role.role_arn,
+            workteam_arn=workteam.workteam_arn,
+            ui_template_s3_uri=self.template_s3_uri,
+            pre_annotation_lambda_arn=self.pre_annotation_function.function_arn,
+            post_annotation_lambda_arn=self.post_annotation_function.function_arn,
+            task=settings.task,
+            kms_key_id=self.encryption_key.key_arn if self.encryption_key else None,
+            content_classifiers=settings.content_classifiers,
+            label_category_s3_uri=self.label_category_s3_uri if settings.labels else None,
+            tags=(
+                ("gt-constructs:construct", self.node.path[:256]),
+                ("gt-constructs:template-and-labels", fingerprint),
+            ),
+        )
+
+    def _lifecycle(
+        self,
+        workteam: IWorkteam,
+        binding: DatasetBinding,
+        *,
+        start_on_deploy: bool,
+        stop_replaced_jobs: bool,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        """The job itself on deploy, or (``start_on_deploy=False``) the name it would get."""
+        self.job: LabelingJobResource | None = None
+        if not start_on_deploy:
+            self.labeling_job_name: str = f"{self.job_name_prefix}-{self._synth_hash()}"
+            self.labeling_job_arn: str = Stack.of(self).format_arn(
+                service="sagemaker",
+                resource="labeling-job",
+                resource_name=self.labeling_job_name.lower(),
+            )
+            self.output_manifest_s3_uri: str = (
+                f"s3://{self.output_bucket.bucket_name}/{self.output_prefix}"
+                f"{self.labeling_job_name}/manifests/output/output.manifest"
+            )
+            return
+        needs: list[IDependable] = [
+            self.input_bucket,
+            self.output_bucket,
+            self.config_upload,
+            *binding.dependables,
+            self.pre_annotation_function,
+            self.post_annotation_function,
+            self.execution_role,
+            self.skill_table,
+        ]
+        if isinstance(workteam, Construct):
+            needs.append(workteam)
+        self.job = LabelingJobResource(
+            self,
+            "Job",
+            request=self.create_labeling_job_request,
+            job_name_prefix=self.job_name_prefix,
+            execution_role=self.execution_role,
+            stop_replaced_jobs=stop_replaced_jobs,
+            removal_policy=removal_policy,
+            dependencies=needs,
+        )
+        self.labeling_job_name = self.job.labeling_job_name
+        self.labeling_job_arn = self.job.labeling_job_arn
+        self.output_manifest_s3_uri = self.job.output_manifest_s3_uri
+
+    def _synth_hash(self) -> str:
+        """A hash of the request as synthesized (tokens as their CloudFormation form)."""
+        resolved = Stack.of(self).resolve(self.create_labeling_job_request)
+        return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:10]
+
+    def _outputs(self) -> None:
+        stack = Stack.of(self)
+        request = dict(self.create_labeling_job_request, LabelingJobName=self.labeling_job_name)
+        outputs = {
+            "InputBucketName": (
+                self.input_bucket.bucket_name,
+                "Bucket of template, categories and data",
+            ),
+            "OutputBucketName": (self.output_bucket.bucket_name, "Bucket of the job output"),
+            "TemplateS3Uri": (self.template_s3_uri, "Worker UI template"),
+            "ManifestS3Uri": (self.manifest_s3_uri, "Input manifest"),
+            "ExecutionRoleArn": (self.execution_role.role_arn, "SageMaker execution role"),
+            "PreAnnotationFunctionArn": (
+                self.pre_annotation_function.function_arn,
+                "Pre-annotation function",
+            ),
+            "PostAnnotationFunctionArn": (
+                self.post_annotation_function.function_arn,
+                "Annotation consolidation function",
+            ),
+            "LabelingJobName": (self.labeling_job_name, "Labeling job name"),
+            "OutputManifestS3Uri": (self.output_manifest_s3_uri, "Output manifest, once complete"),
+            "RunnerStateMachineArn": (
+                self.runner.state_machine.state_machine_arn,
+                "Start another job with a new manifest",
+            ),
+            "CreateLabelingJobRequest": (
+                stack.to_json_string(request),
+                "aws sagemaker create-labeling-job --cli-input-json '<this>'",
+            ),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
+
+    def grant_read_output(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` read the job output (manifests, consolidated masks)."""
+        return self.output_bucket.grant_read(grantee, f"{self.output_prefix}*")
+
+    def metric_objects_consolidated(self, **kwargs: Any) -> cloudwatch.Metric:
+        """Objects consolidated by the post-annotation function (sum over 5 minutes)."""
+        return LabelingJobMonitoring.metric(
+            "ObjectsConsolidated", function=self.post_annotation_function, **kwargs
+        )
+
+    def metric_answers_rejected(self, **kwargs: Any) -> cloudwatch.Metric:
+        """Worker answers the post-annotation function could not use (sum over 5 minutes)."""
+        return LabelingJobMonitoring.metric(
+            "AnswersRejected", function=self.post_annotation_function, **kwargs
+        )
+
+
+def _given_keys(encryption_key: kms.IKey | None, *buckets: s3.IBucket | None) -> list[kms.IKey]:
+    """The job's key and the keys of the buckets it was given (created ones use the job's)."""
+    keys = [encryption_key] if encryption_key is not None else []
+    return keys + [b.encryption_key for b in buckets if b is not None and b.encryption_key]

@@ -1,0 +1,54 @@
+"""The job's pre- and post-annotation functions, configured through the Lambda contract."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from ..functions import POST_ANNOTATION_HANDLER, PRE_ANNOTATION_HANDLER, annotation_function
+from ..lambda_src.gt_annotation.contract import PostAnnotationSettings, PreAnnotationSettings
+
+
+def pre_annotation_function(
+    scope: Construct,
+    settings: PreAnnotationSettings,
+    *,
+    log_retention: logs.RetentionDays,
+    removal_policy: RemovalPolicy,
+) -> lambda_.Function:
+    """Manifest line → worker task input (one call per data object: small and quick)."""
+    return annotation_function(
+        scope,
+        "PreAnnotation",
+        handler=PRE_ANNOTATION_HANDLER,
+        description="Ground Truth pre-annotation: manifest line to worker task input",
+        environment=settings.to_environment(),
+        memory_size=256,
+        timeout=Duration.seconds(30),
+        log_retention=log_retention,
+        removal_policy=removal_policy,
+    )
+
+
+def post_annotation_function(
+    scope: Construct,
+    settings: PostAnnotationSettings,
+    *,
+    heavy: bool,
+    log_retention: logs.RetentionDays,
+    removal_policy: RemovalPolicy,
+) -> lambda_.Function:
+    """Workers' answers → one label per object; ``heavy`` (segmentation) gets more memory."""
+    return annotation_function(
+        scope,
+        "PostAnnotation",
+        handler=POST_ANNOTATION_HANDLER,
+        description="Ground Truth annotation consolidation: workers' answers to one label",
+        environment=settings.to_environment(),
+        memory_size=2048 if heavy else 1024,
+        timeout=Duration.minutes(5),
+        log_retention=log_retention,
+        removal_policy=removal_policy,
+    )

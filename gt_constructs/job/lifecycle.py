@@ -1,0 +1,146 @@
+"""The labeling job as a custom resource: created on deploy, replaced when its
+request changes, stopped on delete (see docs/lifecycle.md); and the job-name
+rules and job-control grants the runner shares.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct, IConstruct, IDependable
+
+from ..functions import annotation_function
+from ..nag import acknowledge_wildcards
+from ..validation import Problems
+
+JOB_NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+#: ``<prefix>-`` plus a 10-character hash must stay within 63 characters.
+MAX_PREFIX = 52
+
+
+def validate_job_name_prefix(problems: Problems, prefix: str) -> None:
+    if Token.is_unresolved(prefix):
+        return
+    if len(prefix) > MAX_PREFIX or not re.fullmatch(JOB_NAME_PATTERN, prefix):
+        problems.add(
+            f"job_name_prefix {prefix!r} is not allowed: 1–{MAX_PREFIX} letters, digits and "
+            "hyphens, starting and ending with a letter or digit (the job name adds '-' and "
+            "a 10-character hash; 63 at most)"
+        )
+
+
+def labeling_job_arn_pattern(scope: IConstruct, prefix: str) -> str:
+    """ARNs of this prefix's jobs (SageMaker lower-cases job names in ARNs)."""
+    return Stack.of(scope).format_arn(
+        service="sagemaker", resource="labeling-job", resource_name=f"{prefix.lower()}-*"
+    )
+
+
+def _pass_role(role: iam.IRole) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        actions=["iam:PassRole"],
+        resources=[role.role_arn],
+        conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    )
+
+
+def grant_job_control(
+    role: iam.IRole, prefix: str, execution_role: iam.IRole, *extra_actions: str
+) -> None:
+    """Create, describe, stop and tag this prefix's jobs, and pass only the execution role."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "sagemaker:CreateLabelingJob",
+                "sagemaker:DescribeLabelingJob",
+                "sagemaker:StopLabelingJob",
+                "sagemaker:AddTags",
+                *extra_actions,
+            ],
+            resources=[labeling_job_arn_pattern(role, prefix)],
+        )
+    )
+    role.add_to_principal_policy(_pass_role(execution_role))
+
+
+def _job_reasons(prefix: str) -> list[tuple[str, str]]:
+    return [
+        (
+            re.escape(f"labeling-job/{prefix.lower()}-*") + "$",
+            "Job names are <prefix>-<hash of the request>, known only at deploy: the statement "
+            "covers this construct's jobs and no others",
+        )
+    ]
+
+
+class LabelingJobResource(Construct):
+    """The labeling job as a custom resource (CloudFormation has none)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        request: Mapping[str, Any],
+        job_name_prefix: str,
+        execution_role: iam.IRole,
+        stop_replaced_jobs: bool = True,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        dependencies: Sequence[IDependable] = (),
+    ) -> None:
+        """
+        :param request: the CreateLabelingJob request without ``LabelingJobName`` (may hold tokens).
+        :param job_name_prefix: job names are ``<prefix>-<hash of the resolved request>``.
+        :param execution_role: the role the job runs as (passed to SageMaker).
+        :param stop_replaced_jobs: stop a job when a changed request replaces it. Default: true.
+        :param removal_policy: RETAIN leaves the job running when the resource is deleted.
+        :param dependencies: what the job needs before it starts (buckets, uploads, functions...).
+        """
+        super().__init__(scope, construct_id)
+        problems = Problems(f"LabelingJobResource {self.node.path}")
+        validate_job_name_prefix(problems, job_name_prefix)
+        problems.raise_if_any()
+        stack = Stack.of(self)
+        self.function = annotation_function(
+            self,
+            "Handler",
+            handler="gt_resources.labeling_job.handler",
+            description="Ground Truth labeling job lifecycle (create, replace, stop)",
+            environment={},
+            memory_size=256,
+            timeout=Duration.minutes(2),
+            log_retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=removal_policy,
+        )
+        role = self.function.role
+        assert role is not None
+        grant_job_control(role, job_name_prefix, execution_role, "sagemaker:ListTags")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id]
+            )
+        )
+        acknowledge_wildcards(role, _job_reasons(job_name_prefix))
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=self.function.function_arn,
+            resource_type="Custom::GroundTruthLabelingJob",
+            properties={
+                "Request": stack.to_json_string(request),
+                "JobNamePrefix": job_name_prefix,
+                "StopReplacedJobs": "true" if stop_replaced_jobs else "false",
+                "RemovalPolicy": "retain" if removal_policy == RemovalPolicy.RETAIN else "destroy",
+            },
+        )
+        self.resource.node.add_dependency(role)
+        for dependency in dependencies:
+            self.resource.node.add_dependency(dependency)
+        self.labeling_job_name = self.resource.get_att_string("LabelingJobName")
+        self.labeling_job_arn = self.resource.get_att_string("LabelingJobArn")
+        self.output_manifest_s3_uri = self.resource.get_att_string("OutputManifestS3Uri")

@@ -1,0 +1,159 @@
+"""State-change notifications, alarms and a dashboard for a labeling job."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from ..lambda_src.gt_annotation import contract
+from ..nag import acknowledge
+
+METRICS_NAMESPACE = contract.METRICS_NAMESPACE
+STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
+
+
+class LabelingJobMonitoring(Construct):
+    """State-change e-mails, alarms on the functions and the runner, and a dashboard."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        job_name_prefix: str,
+        functions: Sequence[lambda_.IFunction],
+        state_machine: sfn.IStateMachine,
+        notification_emails: Sequence[str] = (),
+        encryption_key: kms.IKey | None = None,
+        post_annotation_function: lambda_.IFunction | None = None,
+    ) -> None:
+        """
+        :param functions: the functions whose errors and throttles raise alarms.
+        :param post_annotation_function: the consolidation function, whose own metrics
+            (objects consolidated, answers rejected) the dashboard shows. Default: - none.
+        """
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.key = encryption_key or kms.Key(
+            self,
+            "TopicKey",
+            enable_key_rotation=True,
+            description="Encrypts the labeling job notification topic",
+        )
+        for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
+            self.key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            master_key=self.key,
+            enforce_ssl=True,
+            display_name="Ground Truth labeling job",
+        )
+        for address in notification_emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        self.rule = events.Rule(
+            self,
+            "StateChange",
+            description="Ground Truth labeling jobs of this construct completed, failed or stopped",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=[STATE_CHANGE],
+                resources=events.Match.prefix(
+                    stack.format_arn(
+                        service="sagemaker",
+                        resource="labeling-job",
+                        resource_name=f"{job_name_prefix.lower()}-",
+                    )
+                ),
+                detail={"LabelingJobStatus": ["Completed", "Failed", "Stopped"]},
+            ),
+            targets=[targets.SnsTopic(self.topic)],
+        )
+        action = cw_actions.SnsAction(self.topic)
+        self.alarms: list[cloudwatch.Alarm] = []
+        for index, function in enumerate(functions):
+            for name, metric in (
+                ("Errors", function.metric_errors()),
+                ("Throttles", function.metric_throttles()),
+            ):
+                alarm = metric.with_(period=Duration.minutes(5), statistic="Sum").create_alarm(
+                    self,
+                    f"Function{index}{name}",
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    alarm_description=f"{name} of an annotation function of the labeling job",
+                )
+                alarm.add_alarm_action(action)
+                self.alarms.append(alarm)
+        failed = state_machine.metric_failed(period=Duration.minutes(5)).create_alarm(
+            self,
+            "RunnerFailed",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description="A runner execution (another labeling batch) failed",
+        )
+        failed.add_alarm_action(action)
+        self.alarms.append(failed)
+        post = post_annotation_function
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard")
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Invocations", left=[f.metric_invocations() for f in functions]
+            ),
+            cloudwatch.GraphWidget(title="Errors", left=[f.metric_errors() for f in functions]),
+            cloudwatch.GraphWidget(title="Duration", left=[f.metric_duration() for f in functions]),
+        )
+        if post is not None:
+            self.dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title="Consolidation",
+                    left=[
+                        self.metric(contract.METRIC_OBJECTS_CONSOLIDATED, function=post),
+                        self.metric(contract.METRIC_ANSWERS_REJECTED, function=post),
+                    ],
+                ),
+            )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Runner executions",
+                left=[
+                    state_machine.metric_started(),
+                    state_machine.metric_succeeded(),
+                    state_machine.metric_failed(),
+                ],
+            )
+        )
+        acknowledge(
+            self.topic,
+            "AwsSolutions-SNS3",
+            "enforce_ssl adds the deny-insecure-transport statement to the topic policy",
+        )
+
+    @staticmethod
+    def metric(name: str, *, function: lambda_.IFunction, **kwargs: Any) -> cloudwatch.Metric:
+        """A metric the post-annotation function emits (embedded metric format), summed."""
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"Function": function.function_name},
+            statistic=kwargs.pop("statistic", "Sum"),
+            period=kwargs.pop("period", Duration.minutes(5)),
+            **kwargs,
+        )

@@ -1,0 +1,252 @@
+"""The SageMaker execution role of a labeling job, with least-privilege grants."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+
+from aws_cdk import Annotations, ArnFormat, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from ..lambda_src.gt_annotation import contract
+from ..nag import S3_GRANT_REASONS, acknowledge_wildcards
+
+
+class PayloadAccess(enum.Enum):
+    """How the post-annotation function reads the consolidation payload.
+
+    ``ASSUME_EXECUTION_ROLE`` is the original blog post's way: the function
+    assumes the job's execution role (``roleArn`` in the event), so the
+    execution role trusts the function's role. ``DIRECT_READ`` is least
+    privilege: the function's own role reads the job's output prefix and the
+    execution role trusts only ``sagemaker.amazonaws.com``.
+    """
+
+    ASSUME_EXECUTION_ROLE = contract.PAYLOAD_ASSUME_EXECUTION_ROLE
+    DIRECT_READ = contract.PAYLOAD_DIRECT_READ
+
+
+def execution_role(
+    scope: Construct,
+    construct_id: str,
+    *,
+    payload_access: PayloadAccess,
+    post_annotation_role: iam.IRole | None,
+) -> iam.Role:
+    """A role SageMaker assumes for the job (and, with ASSUME_EXECUTION_ROLE, the
+    post-annotation function's role too)."""
+    stack = Stack.of(scope)
+    principals: list[iam.IPrincipal] = [
+        iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(
+            {"StringEquals": {"aws:SourceAccount": stack.account}}
+        )
+    ]
+    if payload_access is PayloadAccess.ASSUME_EXECUTION_ROLE and post_annotation_role is not None:
+        principals.append(iam.ArnPrincipal(post_annotation_role.role_arn))
+    role = iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.CompositePrincipal(*principals),
+        description="Ground Truth labeling job execution role (gt-constructs)",
+    )
+    if payload_access is PayloadAccess.ASSUME_EXECUTION_ROLE and post_annotation_role is not None:
+        post_annotation_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role.role_arn])
+        )
+    return role
+
+
+def grant_job_permissions(
+    role: iam.IRole,
+    *,
+    read: Sequence[tuple[s3.IBucket, str]],
+    output_bucket: s3.IBucket,
+    output_prefix: str,
+    functions: Sequence[lambda_.IFunction],
+    encryption_keys: Sequence[kms.IKey],
+) -> None:
+    """What Ground Truth needs, and no more.
+
+    ``read`` is a list of (bucket, key pattern) pairs: input data, manifest,
+    template and label category file.
+    """
+    stack = Stack.of(role)
+    buckets = {b.node.path: b for b, _ in read} | {output_bucket.node.path: output_bucket}
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="ListInputAndOutputBuckets",
+            actions=["s3:ListBucket", "s3:GetBucketLocation"],
+            resources=[b.bucket_arn for b in buckets.values()],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="ReadInputManifestTemplateCategories",
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resources=sorted({b.arn_for_objects(pattern) for b, pattern in read}, key=str),
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="ReadWriteJobOutput",
+            actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+            resources=[output_bucket.arn_for_objects(f"{output_prefix}*")],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="InvokeAnnotationFunctions",
+            actions=["lambda:InvokeFunction"],
+            resources=[f.function_arn for f in functions],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="LabelingJobLogs",
+            actions=[
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+            ],
+            resources=[
+                stack.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name="/aws/sagemaker/LabelingJobs*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+    )
+    # PutMetricData has no resource-level permissions: "*" is the only resource
+    # it accepts; the namespace condition limits it to SageMaker's metrics.
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="LabelingJobMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": "AWS/SageMaker"}},
+        )
+    )
+    for key in encryption_keys:
+        key.grant(
+            role,
+            "kms:Decrypt",
+            "kms:Encrypt",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:DescribeKey",
+        )
+
+
+class JobAccess:
+    """Who may do what in a labeling job: every grant, and every reason for a wildcard.
+
+    The payload-access mode is decided here and nowhere else: the execution
+    role's trust, the post-annotation role's ``sts:AssumeRole`` or its own reads
+    of the job's output. ``execution_role`` comes first (the functions exist,
+    the role may be given); ``grant`` once the buckets, dataset and table exist.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        payload_access: PayloadAccess,
+        post_annotation_role: iam.IRole | None,
+    ) -> None:
+        self.scope = scope
+        self.payload_access = payload_access
+        self.post_role = post_annotation_role
+
+    def execution_role(self, given: iam.IRole | None) -> iam.IRole:
+        """The given role, or a new one that trusts SageMaker (and, with
+        ASSUME_EXECUTION_ROLE, the post-annotation function's role)."""
+        if given is None:
+            return execution_role(
+                self.scope,
+                "ExecutionRole",
+                payload_access=self.payload_access,
+                post_annotation_role=self.post_role,
+            )
+        if self.payload_access is PayloadAccess.ASSUME_EXECUTION_ROLE:
+            Annotations.of(self.scope).add_warning_v2(
+                "@gt-constructs/job:imported-role-trust",
+                "role is given and payload_access is ASSUME_EXECUTION_ROLE: its trust policy "
+                "must list the post-annotation function's role as an AWS principal, and that "
+                "role needs sts:AssumeRole on it. Prefer PayloadAccess.DIRECT_READ.",
+            )
+            if self.post_role is not None:
+                self.post_role.add_to_principal_policy(
+                    iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[given.role_arn])
+                )
+        return given
+
+    def grant(
+        self,
+        role: iam.IRole,
+        *,
+        read: Sequence[tuple[s3.IBucket, str]],
+        output_bucket: s3.IBucket,
+        output_prefix: str,
+        functions: Sequence[lambda_.IFunction],
+        encryption_keys: Sequence[kms.IKey],
+        skill_table: dynamodb.ITable,
+    ) -> None:
+        """The execution role's grants, the post-annotation role's, and their reasons."""
+        grant_job_permissions(
+            role,
+            read=read,
+            output_bucket=output_bucket,
+            output_prefix=output_prefix,
+            functions=functions,
+            encryption_keys=encryption_keys,
+        )
+        if self.post_role is not None:
+            skill_table.grant(self.post_role, "dynamodb:BatchGetItem", "dynamodb:UpdateItem")
+            if self.payload_access is PayloadAccess.DIRECT_READ:
+                output_bucket.grant_read(self.post_role, f"{output_prefix}*")
+                output_bucket.grant_put(self.post_role, f"{output_prefix}*/consolidated-masks/*")
+        reasons = wildcard_reasons(output_prefix, read)
+        acknowledge_wildcards(role, reasons)
+        if self.post_role is not None:
+            acknowledge_wildcards(self.post_role, reasons)
+
+
+def wildcard_reasons(
+    output_prefix: str, read: Sequence[tuple[s3.IBucket, str]]
+) -> list[tuple[str, str]]:
+    """Why each wildcard of the job's roles cannot be narrower (cdk-nag AwsSolutions-IAM5)."""
+    output_objects = re.escape(output_prefix) + r"(\*/consolidated-masks/)?\*$"
+    return [
+        (
+            output_objects,
+            "Objects under the job's output prefix: Ground Truth names them per job, "
+            "iteration and data object at run time",
+        ),
+        *[
+            (
+                re.escape(pattern) + "$",
+                "Data objects of the dataset: the manifest may name any object under its prefix",
+            )
+            for _, pattern in read
+            if pattern.endswith("*")
+        ],
+        (
+            r"log-group:/aws/sagemaker/LabelingJobs\*$",
+            "Ground Truth writes its logs to log groups under /aws/sagemaker/LabelingJobs",
+        ),
+        (
+            r"^Resource::\*$",
+            "cloudwatch:PutMetricData has no resource-level permissions; a condition limits "
+            "it to the AWS/SageMaker namespace",
+        ),
+        *S3_GRANT_REASONS,
+    ]
