@@ -3,18 +3,16 @@
 The constructor is a list of named steps; each part lives in its own module:
 settings and their validation (``settings``), buckets and configuration
 (``storage``), functions (``functions``), roles and grants (``role``), the
-request (``request``), the job's lifecycle (``lifecycle``, ``runner``) and
-monitoring (``monitoring``).
+request (``request``), the job's lifecycle (``lifecycle``, ``runner``),
+monitoring (``monitoring``) and outputs (``outputs``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
-from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -22,20 +20,23 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from constructs import Construct, IDependable
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct, IConstruct
 
 from ..consolidation import Consolidation
 from ..dataset import Dataset, DatasetBinding
+from ..lambda_src.gt_annotation import contract
 from ..nag import acknowledge_bucket_deployment_provider
 from ..task_type import TaskType
 from ..template import WorkerTemplate
 from ..validation import Problems
 from ..workteam import IWorkteam
-from .functions import post_annotation_function, pre_annotation_function
-from .lifecycle import LabelingJobResource
+from .functions import new_post_annotation_function, new_pre_annotation_function
+from .lifecycle import LabelingJobResource, job_dependencies, planned_job
 from .monitoring import LabelingJobMonitoring
-from .request import LabelingJobRequest
-from .role import JobAccess, PayloadAccess
+from .outputs import add_job_outputs
+from .request import job_request
+from .role import JobAccess, PayloadAccess, job_keys
 from .runner import LabelingJobRunner
 from .settings import DEFAULT_TASK_AVAILABILITY, DEFAULT_TASK_TIME_LIMIT, JobSettings
 from .skill_table import SkillScope, worker_skill_table
@@ -44,15 +45,30 @@ from .storage import job_storage
 CLOSED_TO_NEW_CUSTOMERS_WARNING = "@gt-constructs/job:ground-truth-closed-to-new-customers"
 
 
+T = TypeVar("T")
+
+
+class _Part(Generic[T]):
+    """A read-only attribute of the job that one of its parts holds (``settings``, ``storage``)."""
+
+    def __init__(self, part: str, convert: Callable[[Any], T] | None = None) -> None:
+        self.part = part
+        self.convert = convert
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, job: Any, owner: type | None = None) -> T:
+        value = getattr(getattr(job, self.part), self.name)
+        return self.convert(value) if self.convert else value
+
+
 class CustomLabelingJob(Construct):
     """A Ground Truth custom labeling job and everything it needs.
 
-    Buckets (or yours), the worker template and label categories in S3, the
-    pre- and post-annotation functions (real consensus, worker skill kept in
-    DynamoDB), the execution role with least-privilege grants, and the job
-    itself: started on deploy, replaced when its definition changes, stopped
-    on delete (see ``docs/lifecycle.md``). Every setting is checked at synth
-    and all problems are reported in one ``ConfigurationError``.
+    Buckets, template and labels in S3, the annotation functions, the execution
+    role, and the job itself (started on deploy, replaced on change, stopped on
+    delete: ``docs/lifecycle.md``). All problems of the props: one ``ConfigurationError``.
 
     :param task_type: what workers do; selects the default template and consolidation.
     :param labels: the label categories (1–50, unique, ≤ 256 characters each; may be
@@ -155,7 +171,7 @@ class CustomLabelingJob(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.settings = JobSettings.from_props(
+        self.settings = settings = JobSettings.from_props(
             task_type=task_type,
             labels=labels,
             consolidation=consolidation,
@@ -177,15 +193,14 @@ class CustomLabelingJob(Construct):
             free_of_personally_identifiable_information=free_of_personally_identifiable_information,
             free_of_adult_content=free_of_adult_content,
         )
-        self._check(template)
-        self.template = template or WorkerTemplate.for_task_type(task_type)
+        self.template = self._checked_template(template)
         answer_name = self.template.validate(self.consolidation)
-        self._warn_closed_to_new_customers()
+        warn_closed_to_new_customers(self)
 
         self.encryption_key = encryption_key
-        storage = job_storage(
+        self.storage = job_storage(
             self,
-            self.settings,
+            settings,
             template_text=self.template.text,
             input_bucket=input_bucket,
             output_bucket=output_bucket,
@@ -193,27 +208,95 @@ class CustomLabelingJob(Construct):
             removal_policy=removal_policy,
             access_logs_bucket=access_logs_bucket,
         )
-        self.input_bucket: s3.IBucket = storage.input_bucket
-        self.output_bucket: s3.IBucket = storage.output_bucket
-        self.config_upload = storage.config_upload
-        self.template_s3_uri = storage.template_s3_uri
-        self.label_category_s3_uri = storage.label_category_s3_uri
-        binding = self._bind(dataset)
+        binding = dataset.bind(
+            self,
+            input_bucket=self.input_bucket,
+            output_bucket=self.output_bucket,
+            output_prefix=self.output_prefix,
+            data_kind=task_type.data_kind,
+        )
+        # After the dataset: its upload may bring a BucketDeployment provider of its own.
+        acknowledge_bucket_deployment_provider(Stack.of(self))
         self.manifest_s3_uri = binding.manifest_s3_uri
-
         self.skill_table: dynamodb.ITable = skill_table or worker_skill_table(
             self, "WorkerSkill", encryption_key=encryption_key, removal_policy=removal_policy
         )
-        self._functions(
-            answer_name,
-            pre_annotation_function,
-            post_annotation_function,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
+
+        self.pre_annotation_function: lambda_.IFunction = pre_annotation_function or (
+            new_pre_annotation_function(
+                self,
+                settings.pre_annotation_settings(),
+                log_retention=log_retention,
+                removal_policy=removal_policy,
+            )
         )
+        self.post_annotation_function: lambda_.IFunction = post_annotation_function or (
+            new_post_annotation_function(
+                self,
+                settings.post_annotation_settings(
+                    answer_name=answer_name,
+                    skill_table=self.skill_table.table_name,
+                    output_uri=f"s3://{self.output_bucket.bucket_name}/{self.output_prefix.rstrip('/')}",
+                ),
+                heavy=settings.heavy,
+                log_retention=log_retention,
+                removal_policy=removal_policy,
+            )
+        )
+        self._grant(role, binding, given_buckets=(input_bucket, output_bucket))
+
+        self.request = job_request(self, workteam)
+        self.create_labeling_job_request: dict[str, Any] = self.request.render()
+        self.job: LabelingJobResource | None = None
+        if start_on_deploy:
+            self.job = LabelingJobResource(
+                self,
+                "Job",
+                request=self.create_labeling_job_request,
+                job_name_prefix=self.job_name_prefix,
+                execution_role=self.execution_role,
+                stop_replaced_jobs=stop_replaced_jobs,
+                removal_policy=removal_policy,
+                dependencies=job_dependencies(self, workteam, binding),
+            )
+        self._name_the_job()
+        self._operations(notification_emails, encryption_key)
+        add_job_outputs(self)
+
+    # -- the parts' values, as attributes (escape hatches) ---------------------------------
+    task_type: _Part[TaskType] = _Part("settings")
+    labels: _Part[list[str]] = _Part("settings", list)
+    consolidation: _Part[Consolidation] = _Part("settings")
+    label_attribute_name: _Part[str] = _Part("settings")
+    output_prefix: _Part[str] = _Part("settings")
+    job_name_prefix: _Part[str] = _Part("settings")
+    input_bucket: _Part[s3.IBucket] = _Part("storage")
+    output_bucket: _Part[s3.IBucket] = _Part("storage")
+    config_upload: _Part[s3deploy.BucketDeployment] = _Part("storage")
+    template_s3_uri: _Part[str] = _Part("storage")
+    label_category_s3_uri: _Part[str] = _Part("storage")
+
+    # -- steps ------------------------------------------------------------------------------
+    def _checked_template(self, template: WorkerTemplate | None) -> WorkerTemplate:
+        """Every settings problem in one error; then the template to validate."""
+        problems = Problems(f"CustomLabelingJob {self.node.path}")
+        for problem in self.settings.problems():
+            problems.add(problem)
+        if template is None and self.task_type is TaskType.CUSTOM:
+            problems.add("task_type CUSTOM needs template=WorkerTemplate.from_file(...)")
+        problems.raise_if_any()
+        return template or WorkerTemplate.for_task_type(self.task_type)
+
+    def _grant(
+        self,
+        role: iam.IRole | None,
+        binding: DatasetBinding,
+        *,
+        given_buckets: Sequence[s3.IBucket | None],
+    ) -> None:
         access = JobAccess(
             self,
-            payload_access=payload_access,
+            payload_access=self.settings.payload_access,
             post_annotation_role=self.post_annotation_function.role,
         )
         self.execution_role: iam.IRole = access.execution_role(role)
@@ -227,19 +310,25 @@ class CustomLabelingJob(Construct):
             output_bucket=self.output_bucket,
             output_prefix=self.output_prefix,
             functions=[self.pre_annotation_function, self.post_annotation_function],
-            encryption_keys=_given_keys(encryption_key, input_bucket, output_bucket),
+            encryption_keys=job_keys(self.encryption_key, given_buckets),
             skill_table=self.skill_table,
         )
 
-        self.request = self._request(workteam)
-        self.create_labeling_job_request: dict[str, Any] = self.request.render()
-        self._lifecycle(
-            workteam,
-            binding,
-            start_on_deploy=start_on_deploy,
-            stop_replaced_jobs=stop_replaced_jobs,
-            removal_policy=removal_policy,
+    def _name_the_job(self) -> None:
+        """The started job's names, or (not started on deploy) the names it would get."""
+        named = self.job or planned_job(
+            self,
+            job_name_prefix=self.job_name_prefix,
+            request=self.create_labeling_job_request,
+            output_bucket=self.output_bucket,
+            output_prefix=self.output_prefix,
         )
+        self.labeling_job_name: str = named.labeling_job_name
+        self.labeling_job_arn: str = named.labeling_job_arn
+        self.output_manifest_s3_uri: str = named.output_manifest_s3_uri
+
+    def _operations(self, emails: Sequence[str], key: kms.IKey | None) -> None:
+        """Another batch on demand (the runner), and watching the job (monitoring)."""
         self.runner = LabelingJobRunner(
             self,
             "Runner",
@@ -254,205 +343,11 @@ class CustomLabelingJob(Construct):
             functions=[self.pre_annotation_function, self.post_annotation_function],
             post_annotation_function=self.post_annotation_function,
             state_machine=self.runner.state_machine,
-            notification_emails=list(notification_emails),
-            encryption_key=encryption_key,
-        )
-        self._outputs()
-
-    # -- settings, as attributes ----------------------------------------------------------
-    @property
-    def task_type(self) -> TaskType:
-        return self.settings.task_type
-
-    @property
-    def labels(self) -> list[str]:
-        return list(self.settings.labels)
-
-    @property
-    def consolidation(self) -> Consolidation:
-        return self.settings.consolidation
-
-    @property
-    def label_attribute_name(self) -> str:
-        return self.settings.label_attribute_name
-
-    @property
-    def output_prefix(self) -> str:
-        return self.settings.output_prefix
-
-    @property
-    def job_name_prefix(self) -> str:
-        return self.settings.job_name_prefix
-
-    # -- steps ------------------------------------------------------------------------------
-    def _check(self, template: WorkerTemplate | None) -> None:
-        problems = Problems(f"CustomLabelingJob {self.node.path}")
-        for problem in self.settings.problems():
-            problems.add(problem)
-        if template is None and self.task_type is TaskType.CUSTOM:
-            problems.add("task_type CUSTOM needs template=WorkerTemplate.from_file(...)")
-        problems.raise_if_any()
-
-    def _warn_closed_to_new_customers(self) -> None:
-        Annotations.of(self).add_warning_v2(
-            CLOSED_TO_NEW_CUSTOMERS_WARNING,
-            "AWS has closed SageMaker Ground Truth to new customers: deploying this job needs "
-            "an account that already uses Ground Truth. Acknowledge with "
-            f"Annotations.of(scope).acknowledge_warning('{CLOSED_TO_NEW_CUSTOMERS_WARNING}').",
+            notification_emails=list(emails),
+            encryption_key=key,
         )
 
-    def _bind(self, dataset: Dataset) -> DatasetBinding:
-        binding = dataset.bind(
-            self,
-            input_bucket=self.input_bucket,
-            output_bucket=self.output_bucket,
-            output_prefix=self.output_prefix,
-            data_kind=self.task_type.data_kind,
-        )
-        # After the dataset: its upload may bring a BucketDeployment provider of its own.
-        acknowledge_bucket_deployment_provider(Stack.of(self))
-        return binding
-
-    def _functions(
-        self,
-        answer_name: str | None,
-        pre: lambda_.IFunction | None,
-        post: lambda_.IFunction | None,
-        *,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
-    ) -> None:
-        self.pre_annotation_function: lambda_.IFunction = pre or pre_annotation_function(
-            self,
-            self.settings.pre_annotation_settings(),
-            log_retention=log_retention,
-            removal_policy=removal_policy,
-        )
-        output_uri = f"s3://{self.output_bucket.bucket_name}/{self.output_prefix.rstrip('/')}"
-        self.post_annotation_function: lambda_.IFunction = post or post_annotation_function(
-            self,
-            self.settings.post_annotation_settings(
-                answer_name=answer_name,
-                skill_table=self.skill_table.table_name,
-                output_uri=output_uri,
-            ),
-            heavy=self.settings.heavy,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
-        )
-
-    def _request(self, workteam: IWorkteam) -> LabelingJobRequest:
-        settings = self.settings
-        fingerprint = hashlib.sha256(
-            (self.template.text + json.dumps(settings.label_categories, sort_keys=True)).encode()
-        ).hexdigest()[:16]
-        return LabelingJobRequest(
-            label_attribute_name=self.label_attribute_name,
-            manifest_s3_uri=self.manifest_s3_uri,
-            output_s3_path=f"s3://{self.output_bucket.bucket_name}/{self.output_prefix}",
-            role_arn=self.execution_role.role_arn,
-            workteam_arn=workteam.workteam_arn,
-            ui_template_s3_uri=self.template_s3_uri,
-            pre_annotation_lambda_arn=self.pre_annotation_function.function_arn,
-            post_annotation_lambda_arn=self.post_annotation_function.function_arn,
-            task=settings.task,
-            kms_key_id=self.encryption_key.key_arn if self.encryption_key else None,
-            content_classifiers=settings.content_classifiers,
-            label_category_s3_uri=self.label_category_s3_uri if settings.labels else None,
-            tags=(
-                ("gt-constructs:construct", self.node.path[:256]),
-                ("gt-constructs:template-and-labels", fingerprint),
-            ),
-        )
-
-    def _lifecycle(
-        self,
-        workteam: IWorkteam,
-        binding: DatasetBinding,
-        *,
-        start_on_deploy: bool,
-        stop_replaced_jobs: bool,
-        removal_policy: RemovalPolicy,
-    ) -> None:
-        """The job itself on deploy, or (``start_on_deploy=False``) the name it would get."""
-        self.job: LabelingJobResource | None = None
-        if not start_on_deploy:
-            self.labeling_job_name: str = f"{self.job_name_prefix}-{self._synth_hash()}"
-            self.labeling_job_arn: str = Stack.of(self).format_arn(
-                service="sagemaker",
-                resource="labeling-job",
-                resource_name=self.labeling_job_name.lower(),
-            )
-            self.output_manifest_s3_uri: str = (
-                f"s3://{self.output_bucket.bucket_name}/{self.output_prefix}"
-                f"{self.labeling_job_name}/manifests/output/output.manifest"
-            )
-            return
-        needs: list[IDependable] = [
-            self.input_bucket,
-            self.output_bucket,
-            self.config_upload,
-            *binding.dependables,
-            self.pre_annotation_function,
-            self.post_annotation_function,
-            self.execution_role,
-            self.skill_table,
-        ]
-        if isinstance(workteam, Construct):
-            needs.append(workteam)
-        self.job = LabelingJobResource(
-            self,
-            "Job",
-            request=self.create_labeling_job_request,
-            job_name_prefix=self.job_name_prefix,
-            execution_role=self.execution_role,
-            stop_replaced_jobs=stop_replaced_jobs,
-            removal_policy=removal_policy,
-            dependencies=needs,
-        )
-        self.labeling_job_name = self.job.labeling_job_name
-        self.labeling_job_arn = self.job.labeling_job_arn
-        self.output_manifest_s3_uri = self.job.output_manifest_s3_uri
-
-    def _synth_hash(self) -> str:
-        """A hash of the request as synthesized (tokens as their CloudFormation form)."""
-        resolved = Stack.of(self).resolve(self.create_labeling_job_request)
-        return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:10]
-
-    def _outputs(self) -> None:
-        stack = Stack.of(self)
-        request = dict(self.create_labeling_job_request, LabelingJobName=self.labeling_job_name)
-        outputs = {
-            "InputBucketName": (
-                self.input_bucket.bucket_name,
-                "Bucket of template, categories and data",
-            ),
-            "OutputBucketName": (self.output_bucket.bucket_name, "Bucket of the job output"),
-            "TemplateS3Uri": (self.template_s3_uri, "Worker UI template"),
-            "ManifestS3Uri": (self.manifest_s3_uri, "Input manifest"),
-            "ExecutionRoleArn": (self.execution_role.role_arn, "SageMaker execution role"),
-            "PreAnnotationFunctionArn": (
-                self.pre_annotation_function.function_arn,
-                "Pre-annotation function",
-            ),
-            "PostAnnotationFunctionArn": (
-                self.post_annotation_function.function_arn,
-                "Annotation consolidation function",
-            ),
-            "LabelingJobName": (self.labeling_job_name, "Labeling job name"),
-            "OutputManifestS3Uri": (self.output_manifest_s3_uri, "Output manifest, once complete"),
-            "RunnerStateMachineArn": (
-                self.runner.state_machine.state_machine_arn,
-                "Start another job with a new manifest",
-            ),
-            "CreateLabelingJobRequest": (
-                stack.to_json_string(request),
-                "aws sagemaker create-labeling-job --cli-input-json '<this>'",
-            ),
-        }
-        for output_id, (value, description) in outputs.items():
-            CfnOutput(self, output_id, value=value, description=description)
-
+    # -- for consumers ----------------------------------------------------------------------
     def grant_read_output(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the job output (manifests, consolidated masks)."""
         return self.output_bucket.grant_read(grantee, f"{self.output_prefix}*")
@@ -460,17 +355,21 @@ class CustomLabelingJob(Construct):
     def metric_objects_consolidated(self, **kwargs: Any) -> cloudwatch.Metric:
         """Objects consolidated by the post-annotation function (sum over 5 minutes)."""
         return LabelingJobMonitoring.metric(
-            "ObjectsConsolidated", function=self.post_annotation_function, **kwargs
+            contract.METRIC_OBJECTS_CONSOLIDATED, function=self.post_annotation_function, **kwargs
         )
 
     def metric_answers_rejected(self, **kwargs: Any) -> cloudwatch.Metric:
         """Worker answers the post-annotation function could not use (sum over 5 minutes)."""
         return LabelingJobMonitoring.metric(
-            "AnswersRejected", function=self.post_annotation_function, **kwargs
+            contract.METRIC_ANSWERS_REJECTED, function=self.post_annotation_function, **kwargs
         )
 
 
-def _given_keys(encryption_key: kms.IKey | None, *buckets: s3.IBucket | None) -> list[kms.IKey]:
-    """The job's key and the keys of the buckets it was given (created ones use the job's)."""
-    keys = [encryption_key] if encryption_key is not None else []
-    return keys + [b.encryption_key for b in buckets if b is not None and b.encryption_key]
+def warn_closed_to_new_customers(scope: IConstruct) -> None:
+    """Ground Truth takes no new customers: say so at synth (acknowledgeable)."""
+    Annotations.of(scope).add_warning_v2(
+        CLOSED_TO_NEW_CUSTOMERS_WARNING,
+        "AWS has closed SageMaker Ground Truth to new customers: deploying this job needs "
+        "an account that already uses Ground Truth. Acknowledge with "
+        f"Annotations.of(scope).acknowledge_warning('{CLOSED_TO_NEW_CUSTOMERS_WARNING}').",
+    )

@@ -11,7 +11,7 @@ from ..functions import POST_ANNOTATION_HANDLER, PRE_ANNOTATION_HANDLER, annotat
 from ..lambda_src.gt_annotation.contract import PostAnnotationSettings, PreAnnotationSettings
 
 
-def pre_annotation_function(
+def new_pre_annotation_function(
     scope: Construct,
     settings: PreAnnotationSettings,
     *,
@@ -32,7 +32,7 @@ def pre_annotation_function(
     )
 
 
-def post_annotation_function(
+def new_post_annotation_function(
     scope: Construct,
     settings: PostAnnotationSettings,
     *,

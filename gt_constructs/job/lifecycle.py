@@ -5,18 +5,27 @@ rules and job-control grants the runner shares.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct, IDependable
 
 from ..functions import annotation_function
 from ..nag import acknowledge_wildcards
 from ..validation import Problems
+
+if TYPE_CHECKING:
+    from ..dataset import DatasetBinding
+    from ..workteam import IWorkteam
+    from .construct import CustomLabelingJob
 
 JOB_NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 #: ``<prefix>-`` plus a 10-character hash must stay within 63 characters.
@@ -144,3 +153,54 @@ class LabelingJobResource(Construct):
         self.labeling_job_name = self.resource.get_att_string("LabelingJobName")
         self.labeling_job_arn = self.resource.get_att_string("LabelingJobArn")
         self.output_manifest_s3_uri = self.resource.get_att_string("OutputManifestS3Uri")
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """The job a deploy would start: its name, ARN and output manifest, known at synth."""
+
+    labeling_job_name: str
+    labeling_job_arn: str
+    output_manifest_s3_uri: str
+
+
+def planned_job(
+    scope: IConstruct,
+    *,
+    job_name_prefix: str,
+    request: Mapping[str, Any],
+    output_bucket: s3.IBucket,
+    output_prefix: str,
+) -> PlannedJob:
+    """The names a job of this request gets (``start_on_deploy=False``): the same
+    ``<prefix>-<hash>`` the custom resource would choose, from the synthesized request."""
+    resolved = Stack.of(scope).resolve(request)
+    digest = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:10]
+    name = f"{job_name_prefix}-{digest}"
+    return PlannedJob(
+        labeling_job_name=name,
+        labeling_job_arn=Stack.of(scope).format_arn(
+            service="sagemaker", resource="labeling-job", resource_name=name.lower()
+        ),
+        output_manifest_s3_uri=(
+            f"s3://{output_bucket.bucket_name}/{output_prefix}"
+            f"{name}/manifests/output/output.manifest"
+        ),
+    )
+
+
+def job_dependencies(
+    job: CustomLabelingJob, workteam: IWorkteam, binding: DatasetBinding
+) -> list[IDependable]:
+    """What must exist before a ``CustomLabelingJob``'s job starts."""
+    needs: list[IDependable] = [
+        job.input_bucket,
+        job.output_bucket,
+        job.config_upload,
+        *binding.dependables,
+        job.pre_annotation_function,
+        job.post_annotation_function,
+        job.execution_role,
+        job.skill_table,
+    ]
+    return [*needs, workteam] if isinstance(workteam, Construct) else needs

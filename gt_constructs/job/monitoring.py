@@ -41,13 +41,38 @@ class LabelingJobMonitoring(Construct):
         post_annotation_function: lambda_.IFunction | None = None,
     ) -> None:
         """
+        :param job_name_prefix: the jobs watched are ``<prefix>-*``.
         :param functions: the functions whose errors and throttles raise alarms.
+        :param state_machine: the runner, whose failed executions raise an alarm.
+        :param notification_emails: subscribed to the topic. Default: - none.
+        :param encryption_key: encrypts the topic. Default: - a new key with rotation.
         :param post_annotation_function: the consolidation function, whose own metrics
             (objects consolidated, answers rejected) the dashboard shows. Default: - none.
         """
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        self.key = encryption_key or kms.Key(
+        self.topic = self._topic(encryption_key, notification_emails)
+        self.rule = self._state_change_rule(job_name_prefix)
+        self.alarms: list[cloudwatch.Alarm] = []
+        for index, function in enumerate(functions):
+            for name, metric in (
+                ("Errors", function.metric_errors()),
+                ("Throttles", function.metric_throttles()),
+            ):
+                self._alarm(
+                    f"Function{index}{name}",
+                    metric.with_(period=Duration.minutes(5), statistic="Sum"),
+                    f"{name} of an annotation function of the labeling job",
+                )
+        self._alarm(
+            "RunnerFailed",
+            state_machine.metric_failed(period=Duration.minutes(5)),
+            "A runner execution (another labeling batch) failed",
+        )
+        self.dashboard = self._dashboard(functions, post_annotation_function, state_machine)
+
+    # -- parts ----------------------------------------------------------------------------
+    def _topic(self, key: kms.IKey | None, emails: Sequence[str]) -> sns.Topic:
+        self.key = key or kms.Key(
             self,
             "TopicKey",
             enable_key_rotation=True,
@@ -55,16 +80,24 @@ class LabelingJobMonitoring(Construct):
         )
         for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
             self.key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
-        self.topic = sns.Topic(
+        topic = sns.Topic(
             self,
             "Topic",
             master_key=self.key,
             enforce_ssl=True,
             display_name="Ground Truth labeling job",
         )
-        for address in notification_emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(address))
-        self.rule = events.Rule(
+        for address in emails:
+            topic.add_subscription(subscriptions.EmailSubscription(address))
+        acknowledge(
+            topic,
+            "AwsSolutions-SNS3",
+            "enforce_ssl adds the deny-insecure-transport statement to the topic policy",
+        )
+        return topic
+
+    def _state_change_rule(self, job_name_prefix: str) -> events.Rule:
+        return events.Rule(
             self,
             "StateChange",
             description="Ground Truth labeling jobs of this construct completed, failed or stopped",
@@ -72,7 +105,7 @@ class LabelingJobMonitoring(Construct):
                 source=["aws.sagemaker"],
                 detail_type=[STATE_CHANGE],
                 resources=events.Match.prefix(
-                    stack.format_arn(
+                    Stack.of(self).format_arn(
                         service="sagemaker",
                         resource="labeling-job",
                         resource_name=f"{job_name_prefix.lower()}-",
@@ -82,38 +115,28 @@ class LabelingJobMonitoring(Construct):
             ),
             targets=[targets.SnsTopic(self.topic)],
         )
-        action = cw_actions.SnsAction(self.topic)
-        self.alarms: list[cloudwatch.Alarm] = []
-        for index, function in enumerate(functions):
-            for name, metric in (
-                ("Errors", function.metric_errors()),
-                ("Throttles", function.metric_throttles()),
-            ):
-                alarm = metric.with_(period=Duration.minutes(5), statistic="Sum").create_alarm(
-                    self,
-                    f"Function{index}{name}",
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                    alarm_description=f"{name} of an annotation function of the labeling job",
-                )
-                alarm.add_alarm_action(action)
-                self.alarms.append(alarm)
-        failed = state_machine.metric_failed(period=Duration.minutes(5)).create_alarm(
+
+    def _alarm(self, alarm_id: str, metric: cloudwatch.Metric, description: str) -> None:
+        alarm = metric.create_alarm(
             self,
-            "RunnerFailed",
+            alarm_id,
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description="A runner execution (another labeling batch) failed",
+            alarm_description=description,
         )
-        failed.add_alarm_action(action)
-        self.alarms.append(failed)
-        post = post_annotation_function
-        self.dashboard = cloudwatch.Dashboard(self, "Dashboard")
-        self.dashboard.add_widgets(
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        self.alarms.append(alarm)
+
+    def _dashboard(
+        self,
+        functions: Sequence[lambda_.IFunction],
+        post: lambda_.IFunction | None,
+        state_machine: sfn.IStateMachine,
+    ) -> cloudwatch.Dashboard:
+        dashboard = cloudwatch.Dashboard(self, "Dashboard")
+        dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Invocations", left=[f.metric_invocations() for f in functions]
             ),
@@ -121,7 +144,7 @@ class LabelingJobMonitoring(Construct):
             cloudwatch.GraphWidget(title="Duration", left=[f.metric_duration() for f in functions]),
         )
         if post is not None:
-            self.dashboard.add_widgets(
+            dashboard.add_widgets(
                 cloudwatch.GraphWidget(
                     title="Consolidation",
                     left=[
@@ -130,7 +153,7 @@ class LabelingJobMonitoring(Construct):
                     ],
                 ),
             )
-        self.dashboard.add_widgets(
+        dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Runner executions",
                 left=[
@@ -140,11 +163,7 @@ class LabelingJobMonitoring(Construct):
                 ],
             )
         )
-        acknowledge(
-            self.topic,
-            "AwsSolutions-SNS3",
-            "enforce_ssl adds the deny-insecure-transport statement to the topic policy",
-        )
+        return dashboard
 
     @staticmethod
     def metric(name: str, *, function: lambda_.IFunction, **kwargs: Any) -> cloudwatch.Metric:

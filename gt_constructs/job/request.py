@@ -10,8 +10,14 @@ created here, so tests render requests without a synth.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..workteam import IWorkteam
+    from .construct import CustomLabelingJob
 
 #: Stopping conditions the runner applies when an execution names none.
 RUNNER_DEFAULT_MAX_HUMAN_LABELED = 100_000
@@ -165,3 +171,33 @@ class LabelingJobRequest:
             JsonPath("$.args.maxPercentageOfInputDatasetLabeled"),
         )
         return parameters
+
+
+def job_request(job: CustomLabelingJob, workteam: IWorkteam) -> LabelingJobRequest:
+    """The request of a ``CustomLabelingJob``: its settings and the resources it made.
+
+    A tag fingerprints the template and labels, which live in S3 and so would
+    not otherwise change the request when they change.
+    """
+    settings = job.settings
+    fingerprint = hashlib.sha256(
+        (job.template.text + json.dumps(settings.label_categories, sort_keys=True)).encode()
+    ).hexdigest()[:16]
+    return LabelingJobRequest(
+        label_attribute_name=settings.label_attribute_name,
+        manifest_s3_uri=job.manifest_s3_uri,
+        output_s3_path=f"s3://{job.output_bucket.bucket_name}/{settings.output_prefix}",
+        role_arn=job.execution_role.role_arn,
+        workteam_arn=workteam.workteam_arn,
+        ui_template_s3_uri=job.template_s3_uri,
+        pre_annotation_lambda_arn=job.pre_annotation_function.function_arn,
+        post_annotation_lambda_arn=job.post_annotation_function.function_arn,
+        task=settings.task,
+        kms_key_id=job.encryption_key.key_arn if job.encryption_key else None,
+        content_classifiers=settings.content_classifiers,
+        label_category_s3_uri=job.label_category_s3_uri if settings.labels else None,
+        tags=(
+            ("gt-constructs:construct", job.node.path[:256]),
+            ("gt-constructs:template-and-labels", fingerprint),
+        ),
+    )

@@ -250,3 +250,11 @@ def wildcard_reasons(
         ),
         *S3_GRANT_REASONS,
     ]
+
+
+def job_keys(
+    encryption_key: kms.IKey | None, given_buckets: Sequence[s3.IBucket | None]
+) -> list[kms.IKey]:
+    """The job's key and the keys of the buckets it was given (created ones use the job's)."""
+    keys = [encryption_key] if encryption_key is not None else []
+    return keys + [b.encryption_key for b in given_buckets if b is not None and b.encryption_key]
