@@ -49,10 +49,10 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from .functions import annotation_function
-from .lambda_src.gt_resources.contract import InvitationSettings, default_invitation_subject
-from .nag import acknowledge
-from .validation import Problems
+from ..functions import annotation_function
+from ..lambda_src.gt_resources.contract import InvitationSettings, default_invitation_subject
+from ..nag import acknowledge
+from ..validation import Problems
 
 WORKFORCE_CLIENT_HANDLER = "gt_resources.workforce_client.handler"
 INVITATION_HANDLER = "gt_resources.workforce_client.invitation_handler"
