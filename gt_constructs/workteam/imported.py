@@ -7,8 +7,7 @@ from typing import Protocol, runtime_checkable
 from aws_cdk import Arn, ArnFormat, Token
 from constructs import Construct
 
-from ..validation import ConfigurationError
-from .settings import workteam_arn_problems
+from .settings import validate_workteam_arn
 
 
 @runtime_checkable
@@ -27,11 +26,7 @@ class ImportedWorkteam(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, workteam_arn: str) -> None:
         super().__init__(scope, construct_id)
-        problems = workteam_arn_problems(workteam_arn)
-        if problems:
-            raise ConfigurationError(
-                f"PrivateWorkteam.from_workteam_arn {self.node.path}", problems
-            )
+        validate_workteam_arn(workteam_arn, f"PrivateWorkteam.from_workteam_arn {self.node.path}")
         self._arn = workteam_arn
         self._name = Arn.split(workteam_arn, ArnFormat.SLASH_RESOURCE_NAME).resource_name or ""
 

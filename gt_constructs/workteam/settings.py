@@ -183,15 +183,18 @@ class WorkteamSettings:
             )
 
 
-def workteam_arn_problems(workteam_arn: str) -> list[str]:
-    """The problem of an imported workteam's ARN, if any (a token is not judged)."""
+def validate_workteam_arn(workteam_arn: str, construct: str) -> None:
+    """Raise a ``ConfigurationError`` naming ``construct`` unless this is a workteam ARN (or a token)."""
     if Token.is_unresolved(workteam_arn) or _WORKTEAM_ARN.fullmatch(workteam_arn):
-        return []
-    return [
-        f"workteam ARN {workteam_arn!r} is not a workteam ARN; allowed: "
-        "arn:aws:sagemaker:<region>:<account>:workteam/private-crowd/<name> "
-        "(or vendor-crowd/<name>)"
-    ]
+        return
+    raise ConfigurationError(
+        construct,
+        [
+            f"workteam ARN {workteam_arn!r} is not a workteam ARN; allowed: "
+            "arn:aws:sagemaker:<region>:<account>:workteam/private-crowd/<name> "
+            "(or vendor-crowd/<name>)"
+        ],
+    )
 
 
 def short_digest(text: str) -> str:
