@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import mimetypes
 import os
 import shutil
@@ -16,7 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import TextIO
 
-from .task_type import TaskType
+from ..task_type import TaskType
 
 
 class WorkbenchError(Exception):
@@ -31,6 +32,29 @@ def parse_task_type(value: str) -> TaskType:
     except ValueError:
         allowed = ", ".join(t.value for t in TaskType)
         raise WorkbenchError(f"unknown task type {value!r}; allowed: {allowed}") from None
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def parse_labels(values: Sequence[str] | None) -> list[str] | None:
+    """``--labels a b c``, or ``--labels categories.json`` (a Ground Truth label category file)."""
+    if not values:
+        return None
+    if len(values) == 1 and values[0].endswith(".json") and Path(values[0]).is_file():
+        try:
+            document = json.loads(Path(values[0]).read_text(encoding="utf-8"))
+            labels = [str(entry["label"]) for entry in document["labels"]]
+        except (ValueError, KeyError, TypeError):
+            raise WorkbenchError(
+                f"{values[0]} is not a label category file "
+                '({"document-version": "2018-11-28", "labels": [{"label": "..."}]})'
+            ) from None
+        return labels
+    if len(set(values)) != len(values):
+        raise WorkbenchError(f"--labels has duplicates: {list(values)}")
+    return list(values)
 
 
 # -- local files and data URLs ---------------------------------------------------------

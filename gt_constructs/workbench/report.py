@@ -16,9 +16,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from ._workbench_common import LocalFiles
-from ._workbench_consolidate import ConsolidatedObject, RunSummary
-from .lambda_src.gt_annotation.model import WorkerSkill
+from ..lambda_src.gt_annotation.model import WorkerSkill
+from .common import LocalFiles
+from .consolidate import ConsolidatedObject, RunSummary
 
 HISTOGRAM_BINS = 20
 LOWEST_SHOWN = 25
@@ -437,7 +437,7 @@ def _review_row(item: Mapping[str, Any], files: LocalFiles) -> str:
     if item.get("image"):
         path = files.find(str(item["image"]))
         if path is not None and path.stat().st_size <= THUMBNAIL_BYTES:
-            from ._workbench_common import data_url
+            from .common import data_url
 
             data = (
                 f'<img class="thumb" alt="{escape(str(item["image"]))}" src="{data_url(path)}"><br>'

@@ -9,6 +9,7 @@ small stand-in (``gt_constructs/workbench/``) that draws the common elements.
 
 from __future__ import annotations
 
+import argparse
 import importlib.resources
 import json
 import re
@@ -20,11 +21,20 @@ from typing import Any
 
 from liquid.exceptions import LiquidError
 
-from ._workbench_common import LocalFiles, WorkbenchError
-from .consolidation import Consolidation
-from .lambda_src.gt_annotation.pre_annotation import DataObjectError, build_task_input
-from .task_type import DataKind, TaskType
-from .template import CROWD_ELEMENTS_SCRIPT, TemplateError, WorkerTemplate
+from ..consolidation import Consolidation
+from ..lambda_src.gt_annotation.pre_annotation import DataObjectError, build_task_input
+from ..task_type import DataKind, TaskType
+from ..template import CROWD_ELEMENTS_SCRIPT, TemplateError, WorkerTemplate
+from .common import (
+    LocalFiles,
+    WorkbenchError,
+    chromium_missing_message,
+    find_chromium,
+    parse_labels,
+    parse_task_type,
+    say,
+    screenshot,
+)
 
 _SCRIPT_TAG = re.compile(
     r"<script\b[^>]*\bsrc\s*=\s*[\"']"
@@ -39,7 +49,7 @@ _LOCAL_BUCKET = "s3://local-file/"
 
 def stand_in_assets() -> tuple[str, str]:
     """The stand-in's (CSS, JavaScript)."""
-    folder = importlib.resources.files("gt_constructs") / "workbench"
+    folder = importlib.resources.files("gt_constructs.workbench")
     return (
         (folder / "crowd-stand-in.css").read_text(encoding="utf-8"),
         (folder / "crowd-stand-in.js").read_text(encoding="utf-8"),
@@ -184,3 +194,36 @@ def render_preview(
 def _script_json(value: Any) -> str:
     """JSON safe inside a <script> element."""
     return json.dumps(value, default=str).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    task_type = parse_task_type(args.task_type) if args.task_type else None
+    template = load_template(args.template, task_type or TaskType.CUSTOM)
+    task_type = task_type or infer_task_type(template)
+    manifest = Path(args.manifest) if args.manifest else None
+    if manifest is not None:
+        data_object = read_manifest_line(manifest, args.line)
+    else:
+        data_object = parse_data_object(args.data_object, "--data-object")
+    files = LocalFiles.around(manifest)
+    labels = parse_labels(args.labels)
+    if labels is None and "labels" not in data_object:
+        say("note: no --labels given and the data object has none: the task shows no labels")
+    preview = render_preview(template, task_type, data_object, labels=labels, files=files)
+    for problem in preview.problems:
+        say(f"warning: {problem}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(preview.html, encoding="utf-8")
+    print(f"wrote {out} ({task_type.value}, answer element {preview.answer_name!r})")
+    if args.screenshot:
+        if find_chromium() is None:
+            say(f"no screenshot: {chromium_missing_message()}")
+            return 1
+        shot = Path(args.screenshot)
+        screenshot(out, shot, width=args.width, height=args.height)
+        print(f"wrote {shot} (headless Chromium, {args.width}x{args.height})")
+    return 0

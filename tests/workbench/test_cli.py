@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from gt_constructs._workbench_common import dump_dom, find_chromium
 from gt_constructs.cli import main
 from gt_constructs.template import CROWD_ELEMENTS_SCRIPT
+from gt_constructs.workbench.common import dump_dom, find_chromium
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PETS = FIXTURES / "pets.output.manifest"
