@@ -467,6 +467,31 @@ def write_lines(stream: TextIO, lines: Iterable[str]) -> int:
     return count
 
 
+def nothing_to_consolidate(source: Path, attribute: str, read: Iterable[Record | BadInput]) -> str:
+    """Why no line of ``source`` could be consolidated, and what was expected instead."""
+    bad = [item for item in read if isinstance(item, BadInput)]
+    if source.is_dir():
+        return (
+            f"nothing to consolidate: none of the {len(bad)} worker response(s) in {source} "
+            f"could be read (first: {bad[0].where}: {bad[0].reason}); expected a job's "
+            "annotations/worker-response/ folder (iteration-N/<datasetObjectId>/<time>.json)"
+            if bad
+            else f"nothing to consolidate: {source} holds no worker response"
+        )
+    expected = (
+        f"expected JSON Lines whose '{attribute}' attribute holds an {ALL_WORKERS} list "
+        "(the output manifest of a job that kept every worker's answer; "
+        "`gt-constructs simulate --out DIR` writes one to DIR/output.manifest, label "
+        "attribute 'simulated')"
+    )
+    if not bad:
+        return f"nothing to consolidate: {source} has no manifest line; {expected}"
+    return (
+        f"nothing to consolidate: none of the {len(bad)} line(s) of {source} could be read "
+        f"(first: {bad[0].where}: {bad[0].reason}); {expected}"
+    )
+
+
 # -- the command ----------------------------------------------------------------------
 
 
@@ -494,6 +519,8 @@ def run(args: argparse.Namespace) -> int:
     def good() -> Iterator[Record]:
         return (r for r in records() if isinstance(r, Record))
 
+    if next(good(), None) is None:
+        raise WorkbenchError(nothing_to_consolidate(source, attribute, records()))
     answer_name = args.answer_name or infer_answer_name(good(), method)
     labels = parse_labels(args.labels)
     if labels is None:

@@ -478,6 +478,9 @@ def simulate(
             labels=label_list,
             answer_name=answer_name,
             job_name=JOB_NAME,
+            # Every synthetic answer stays in the output (annotationsFromAllWorkers), so
+            # `gt-constructs consolidate` can be tried on this file.
+            keep_all_annotations=True,
             write_png=mask_writer(output),
             batch_size=batch_size,
             warn=warn,

@@ -315,13 +315,56 @@ def test_consolidate_infers_labels_with_a_warning(
 def test_fails_when_the_label_attribute_is_wrong(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(
+    code, out, err = run(
         capsys, "consolidate", str(PETS), "--task-type", "IMAGE_CLASSIFICATION",
         "--label-attribute", "animals", "--labels", *PET_LABELS, "--out", str(tmp_path / "o"),
     )  # fmt: skip
-    assert code == 0  # every line is reported and skipped, none silently
-    assert err.count("no 'animals' attribute") == 6
+    # no line could be consolidated: a failure, not "wrote 0 line(s)"
+    assert code == 1 and out == ""
+    assert "nothing to consolidate: none of the 6 line(s)" in err
+    assert f"{PETS}:1: no 'animals' attribute" in err
     assert "attributes holding annotationsFromAllWorkers: pets (use --label-attribute)" in err
+    assert "expected JSON Lines whose 'animals' attribute holds an annotationsFromAllWorkers" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_fails_when_the_manifest_is_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "output.manifest"
+    empty.write_text("\n", encoding="utf-8")
+    code, out, err = run(
+        capsys, "consolidate", str(empty), "--task-type", "IMAGE_CLASSIFICATION",
+        "--label-attribute", "pets", "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert code == 1 and out == ""
+    assert f"nothing to consolidate: {empty} has no manifest line" in err
+    assert "`gt-constructs simulate --out DIR` writes one to DIR/output.manifest" in err
+
+
+def test_consolidate_runs_on_what_simulate_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the README's way to get an output manifest with every worker's answer
+    sim = tmp_path / "gt-simulation"
+    code, _, _ = run(
+        capsys, "simulate", "--task-type", "IMAGE_CLASSIFICATION", "--objects", "30",
+        "--workers", "5", "--spammers", "1", "--out", str(sim),
+    )  # fmt: skip
+    assert code == 0
+    assert all("annotationsFromAllWorkers" in line["simulated"]
+               for line in read_jsonl(sim / "output.manifest"))  # fmt: skip
+    # WHEN the README's consolidate command runs on it
+    out, report = tmp_path / "consolidated.manifest", tmp_path / "report.html"
+    code, stdout, _ = run(
+        capsys, "consolidate", str(sim / "output.manifest"), "--task-type",
+        "IMAGE_CLASSIFICATION", "--label-attribute", "simulated", "--out", str(out),
+        "--report", str(report),
+    )  # fmt: skip
+    # THEN every object gets its label again
+    assert code == 0
+    assert f"wrote 30 consolidated line(s) to {out}" in stdout
+    assert len(read_jsonl(out)) == 30 and report.is_file()
 
 
 def test_consolidate_a_worker_response_folder(
