@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         "preview",
         help="render a task as a self-contained HTML page",
         description="Run pre-annotation and the template on one data object and write the "
-        "worker's page (with a local stand-in for Crowd HTML Elements).",
+        "worker's page: with the real Crowd HTML Elements when the page can load them, else "
+        "with the workbench's offline stand-in (no drawing tools).",
     )
     preview.add_argument(
         "template", metavar="TEMPLATE", help="template file, or 'default' (with --task-type)"
@@ -79,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--out", required=True, metavar="HTML", help="the page to write")
     preview.add_argument(
         "--screenshot", metavar="PNG", help="also take a screenshot with headless Chromium"
+    )
+    elements = preview.add_mutually_exclusive_group()
+    elements.add_argument(
+        "--crowd-elements-url",
+        metavar="URL",
+        help="the real Crowd HTML Elements' script the page tries first (default: "
+        "$GT_CROWD_ELEMENTS_URL, else Ground Truth's own); the stand-in draws the task "
+        "when it cannot be loaded",
+    )
+    elements.add_argument(
+        "--offline",
+        action="store_true",
+        help="use only the workbench's stand-in (no drawing tools); the page fetches nothing",
     )
     preview.add_argument("--width", type=int, default=1280, help=argparse.SUPPRESS)
     preview.add_argument("--height", type=int, default=900, help=argparse.SUPPRESS)

@@ -35,7 +35,7 @@ from .consolidate import (
     output_line,
     validate_method,
 )
-from .preview import render_preview, task_input_for
+from .preview import default_elements_url, render_preview, task_input_for
 from .report import ReportCollector, render, worker_rows, write_report
 
 DEFAULT_LABELS: dict[TaskType, list[str]] = {
@@ -429,7 +429,12 @@ def simulate(
         if label_list[0] not in page:
             raise WorkbenchError(f"the rendered task does not show the labels: {template.source}")
     preview = render_preview(
-        template, task_type, items[0].data_object, labels=label_list, files=files
+        template,
+        task_type,
+        items[0].data_object,
+        labels=label_list,
+        files=files,
+        elements_url=default_elements_url(),
     )
     (out / "task-preview.html").write_text(preview.html, encoding="utf-8")
     log(

@@ -15,13 +15,18 @@ Inputs under ``fixtures/``:
 from __future__ import annotations
 
 import base64
+import functools
+import http.server
 import importlib.util
 import json
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -136,6 +141,7 @@ def test_preview_renders_a_manifest_line_with_its_local_image(
         "--manifest", str(PETS), "--line", "2", "--labels", *PET_LABELS, "--out", str(out),
     )  # fmt: skip
     # THEN the page is self-contained: the image inlined, the stand-in inline, no CDN script
+    # tag (the real elements are tried by the page's loader, see the browser tests)
     assert code == 0 and str(out) in stdout
     html = out.read_text(encoding="utf-8")
     page = Page(html)
@@ -148,6 +154,51 @@ def test_preview_renders_a_manifest_line_with_its_local_image(
     assert not re.search(r"""(src|href)=["']https?://""", html)
     assert "local stand-in for Crowd HTML Elements" in html  # the inline script
     assert "Image classification instructions" in html
+    assert elements_settings(html) == {"url": CROWD_ELEMENTS_SCRIPT, "timeoutSeconds": 10}
+    assert f"loading the real ones from {CROWD_ELEMENTS_SCRIPT}" in html  # the banner
+
+
+def elements_settings(html: str) -> Any:
+    found = re.search(r'<script type="application/json" id="gtw-elements">(.*?)</script>', html)
+    assert found, "the page has no Crowd HTML Elements settings"
+    return json.loads(found.group(1))
+
+
+def test_preview_offline_uses_only_the_stand_in_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "preview.html"
+    code, _, err = run(
+        capsys, "preview", "default", "--task-type", "TEXT_CLASSIFICATION", "--offline",
+        "--data-object", '{"source": "Fast delivery"}', "--labels", "Positive", "Negative",
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 0
+    assert "offline stand-in for Crowd HTML Elements (no drawing tools)" in err
+    html = out.read_text(encoding="utf-8")
+    assert elements_settings(html)["url"] is None
+    assert '<style id="gtw-stand-in-style" media="all">' in html
+    assert "Crowd HTML Elements: the workbench&#x27;s offline stand-in (--offline)." in html
+
+
+def test_preview_elements_url_from_the_option_or_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "preview.html"
+    given = ("preview", "default", "--task-type", "TEXT_CLASSIFICATION",
+             "--data-object", '{"source": "x"}', "--out", str(out))  # fmt: skip
+    monkeypatch.setenv("GT_CROWD_ELEMENTS_URL", "http://mirror.example/crowd.js")
+    code, _, err = run(capsys, *given)
+    assert code == 0 and "when it can load http://mirror.example/crowd.js" in err
+    assert elements_settings(out.read_text(encoding="utf-8"))["url"] == (
+        "http://mirror.example/crowd.js"
+    )
+    code, _, _ = run(capsys, *given, "--crowd-elements-url", "http://other.example/c.js")
+    assert code == 0
+    html = out.read_text(encoding="utf-8")
+    assert elements_settings(html)["url"] == "http://other.example/c.js"
+    # until the page knows, the stand-in's styles are off (they would restyle the real ones)
+    assert '<style id="gtw-stand-in-style" media="not all">' in html
 
 
 def test_preview_of_text_with_a_placeholder_for_missing_s3_images(
@@ -194,12 +245,12 @@ def test_preview_in_a_real_headless_browser(
     out = tmp_path / "preview.html"
     assert main(
         ["preview", "default", "--task-type", "IMAGE_CLASSIFICATION", "--manifest", str(PETS),
-         "--labels", *PET_LABELS, "--out", str(out)]
+         "--labels", *PET_LABELS, "--out", str(out), "--offline"]
     ) == 0  # fmt: skip
     # WHEN Chromium loads it and runs its scripts
     dom = Page(dump_dom(out))
     # THEN the stand-in drew the task: header, one chip per label, the image, the instructions
-    assert dom.find("html", data_gtw_ready="true")
+    assert dom.find("html", data_gtw_ready="true", data_gtw_elements="stand-in")
     task = dom.with_class("div", "gtw-task")
     assert len(task) == 1 and task[0]["data-element"] == "crowd-image-classifier"
     assert "Which category best describes this image?" in dom.text
@@ -208,6 +259,90 @@ def test_preview_in_a_real_headless_browser(
     assert len(images) == 1 and images[0]["src"].startswith("data:image/png;base64,")
     assert "Image classification instructions" in dom.text
     assert "Submit" in dom.text
+
+
+FAKE_CROWD_ELEMENTS = """
+customElements.define("crowd-form", class extends HTMLElement {
+  connectedCallback() { this.setAttribute("data-fake-crowd", "drawn"); }
+});
+"""
+
+
+@pytest.fixture
+def crowd_elements_server(tmp_path: Path) -> Iterator[str]:
+    """A local stand-in for assets.crowd.aws: serves a fake "real" crowd-html-elements.js."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    (folder / "crowd-html-elements.js").write_text(FAKE_CROWD_ELEMENTS, encoding="utf-8")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/crowd-html-elements.js"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_preview_uses_the_real_elements_when_they_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], crowd_elements_server: str
+) -> None:
+    # GIVEN a preview whose real-elements URL can be loaded
+    out = tmp_path / "preview.html"
+    code, _, _ = run(
+        capsys, "preview", "default", "--task-type", "BOUNDING_BOX", "--labels", "Car",
+        "--data-object", '{"source-ref": "s3://nowhere/street.jpg"}', "--out", str(out),
+        "--crowd-elements-url", crowd_elements_server,
+    )  # fmt: skip
+    assert code == 0
+    # WHEN Chromium opens it
+    dom = Page(dump_dom(out))
+    # THEN the real elements drew the task, the stand-in did not, and the banner says so
+    assert dom.find("html", data_gtw_elements="real")
+    assert dom.find("crowd-form", data_fake_crowd="drawn")
+    assert not dom.with_class("div", "gtw-task")
+    assert f"Crowd HTML Elements: the real ones, loaded from {crowd_elements_server}" in " ".join(
+        dom.text
+    )
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_preview_falls_back_to_the_stand_in_when_the_elements_cannot_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a preview whose real-elements URL cannot be reached
+    url = f"http://127.0.0.1:{_closed_port()}/crowd-html-elements.js"
+    out = tmp_path / "preview.html"
+    code, _, _ = run(
+        capsys, "preview", "default", "--task-type", "BOUNDING_BOX", "--labels", "Car",
+        "--data-object", '{"source-ref": "s3://nowhere/street.jpg"}', "--out", str(out),
+        "--crowd-elements-url", url,
+    )  # fmt: skip
+    assert code == 0
+    # WHEN Chromium opens it
+    dom = Page(dump_dom(out))
+    # THEN the stand-in drew the task and the banner says it is the offline stand-in
+    assert dom.find("html", data_gtw_elements="stand-in", data_gtw_ready="true")
+    assert len(dom.with_class("div", "gtw-task")) == 1
+    text = " ".join(dom.text)
+    assert f"the workbench's offline stand-in ({url} could not be loaded)" in text
+    assert "cannot draw, paint or highlight" in text
 
 
 @pytest.mark.slow
