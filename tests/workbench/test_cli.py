@@ -36,6 +36,7 @@ import pytest
 from gt_constructs.cli import main
 from gt_constructs.template import CROWD_ELEMENTS_SCRIPT
 from gt_constructs.workbench.common import dump_dom, find_chromium
+from gt_constructs.workbench.report import heatmap
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PETS = FIXTURES / "pets.output.manifest"
@@ -603,6 +604,52 @@ def test_report_is_a_self_contained_page_with_plots_and_tables(
     assert len(thumbs) == 3 and all(t["src"].startswith("data:image/png;base64,") for t in thumbs)
     # Nothing is fetched from elsewhere.
     assert not re.search(r"""(src|href)=["']https?://""", html)
+
+
+LONG_WORKER_ID = "private.us-east-1.3f1c6a2e-91b4-4d0e-b7a5-0c2f9e8d7b6a"
+WIDE_WORKER_ID = "public.us-east-1.WWWWWWWWWWWWWWWWWWWWWWWWWWWWWW"
+
+
+def test_confusion_matrix_titles_hold_the_whole_worker_id() -> None:
+    figure = heatmap([[2.0, 1.0], [0.0, 3.0]], ["Cat", "Dog"], title=LONG_WORKER_ID)
+    # the whole id, as a caption (HTML wraps it), not shortened with "…" inside the SVG
+    assert f"<figcaption>{LONG_WORKER_ID}</figcaption>" in figure
+    assert "…" not in figure
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_confusion_matrix_titles_are_not_clipped_in_a_browser(tmp_path: Path) -> None:
+    # GIVEN a report of a job whose workers have long ids
+    manifest = tmp_path / "pets.output.manifest"
+    manifest.write_text(
+        PETS.read_text(encoding="utf-8")
+        .replace("private.us-east-1.ana", LONG_WORKER_ID)
+        .replace("private.us-east-1.bo", WIDE_WORKER_ID),
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.html"
+    assert main(["consolidate", str(manifest), "--task-type", "IMAGE_CLASSIFICATION",
+                 "--label-attribute", "pets", "--labels", *PET_LABELS,
+                 "--out", str(tmp_path / "o.manifest"), "--report", str(report)]) == 0  # fmt: skip
+    # AND a script that measures each matrix title once the page is laid out
+    report.write_text(
+        report.read_text(encoding="utf-8").replace(
+            "</body>",
+            "<script>var seen = [];"
+            "document.querySelectorAll('figure.matrix figcaption').forEach(function (c) {"
+            "  seen.push({text: c.textContent, clipped: c.scrollWidth > c.clientWidth});"
+            "});"
+            "document.body.setAttribute('data-titles', JSON.stringify(seen));</script></body>",
+        ),
+        encoding="utf-8",
+    )
+    # WHEN Chromium opens it
+    dom = Page(dump_dom(report))
+    # THEN every title is there whole, and none overflows its box
+    titles = json.loads(dom.find("body")[0]["data-titles"])
+    assert {t["text"] for t in titles} == {LONG_WORKER_ID, WIDE_WORKER_ID, "private.us-east-1.cy"}
+    assert not [t for t in titles if t["clipped"]]
 
 
 @pytest.mark.slow
