@@ -47,3 +47,25 @@ def test_python_app_py_prints_the_synth_warnings_and_no_jsii_banner() -> None:
     # AND jsii's end-of-life banner is not
     assert "end-of-life" not in result.stderr
     assert "!!!!" not in result.stderr
+
+
+@pytest.mark.slow
+def test_under_the_cdk_cli_stdout_stays_empty(tmp_path: Path) -> None:
+    # GIVEN the environment the CDK CLI gives the app (`cdk ls`, `cdk synth`)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("JSII_SILENCE_WARNING")
+    }
+    env["CDK_OUTDIR"] = str(tmp_path / "cdk.out")
+    # WHEN the CLI runs the app
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    # THEN the assembly is where the CLI asked, stdout holds nothing the CLI would mix into
+    # its own output, and the warnings are left to the CLI (it prints them itself)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cdk.out" / "GtStreetPeople.template.json").is_file()
+    assert result.stdout == ""
+    assert "[warning]" not in result.stderr
+    assert "end-of-life" not in result.stderr
