@@ -248,13 +248,25 @@ def run_chromium(
             ) from None
 
 
+#: Chromium stops loading after this long (``--timeout``) and takes the screenshot or the
+#: DOM as it is: a script that never arrives (a hanging proxy) would otherwise hold the
+#: page's load event. More than the preview's wait for the real Crowd HTML Elements
+#: (10 s), after which the stand-in has drawn the page.
+PAGE_LOAD_LIMIT_MS = 15_000
+
+
 def screenshot(page: Path, out: Path, *, width: int = 1280, height: int = 900) -> None:
     """A PNG screenshot of a local HTML page by headless Chromium."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
         out.unlink()
     result = run_chromium(
-        page, [f"--screenshot={out.resolve()}", f"--window-size={width},{height}"]
+        page,
+        [
+            f"--screenshot={out.resolve()}",
+            f"--window-size={width},{height}",
+            f"--timeout={PAGE_LOAD_LIMIT_MS}",
+        ],
     )
     if not out.is_file():
         detail = (result.stderr or "").strip().splitlines()[-1:] or ["no output"]
@@ -265,7 +277,11 @@ def screenshot(page: Path, out: Path, *, width: int = 1280, height: int = 900) -
 
 def dump_dom(page: Path, *, timeout: float = 90.0) -> str:
     """The page's DOM after its scripts ran, as headless Chromium serialises it."""
-    result = run_chromium(page, ["--dump-dom", "--virtual-time-budget=3000"], timeout=timeout)
+    result = run_chromium(
+        page,
+        ["--dump-dom", "--virtual-time-budget=3000", f"--timeout={PAGE_LOAD_LIMIT_MS}"],
+        timeout=timeout,
+    )
     if result.returncode != 0 and not result.stdout:
         raise WorkbenchError(f"Chromium failed (exit {result.returncode}): {result.stderr[-300:]}")
     return result.stdout

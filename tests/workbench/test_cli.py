@@ -346,6 +346,37 @@ def test_preview_falls_back_to_the_stand_in_when_the_elements_cannot_load(
     assert "cannot draw, paint or highlight" in text
 
 
+@pytest.fixture
+def hanging_server() -> Iterator[str]:
+    """A URL whose server accepts the connection and never answers (a stuck proxy)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/crowd-html-elements.js"
+    finally:
+        listener.close()
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_preview_screenshot_when_the_elements_never_arrive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], hanging_server: str
+) -> None:
+    # GIVEN a page whose real-elements script hangs
+    out, shot = tmp_path / "preview.html", tmp_path / "preview.png"
+    # WHEN a screenshot is taken
+    code, stdout, err = run(
+        capsys, "preview", "default", "--task-type", "TEXT_CLASSIFICATION",
+        "--data-object", '{"source": "x"}', "--labels", "A", "B", "--out", str(out),
+        "--crowd-elements-url", hanging_server, "--screenshot", str(shot), "--width", "640",
+        "--height", "400",
+    )  # fmt: skip
+    # THEN the stand-in takes over after its wait and Chromium still delivers the screenshot
+    assert code == 0, err
+    assert str(shot) in stdout and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.slow
 @needs_chromium
 def test_preview_screenshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
