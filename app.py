@@ -18,14 +18,46 @@ Context (``-c key=value`` or cdk.json):
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import TextIO
 
-import aws_cdk as cdk
-import cdk_nag
-from aws_cdk import aws_cognito as cognito
-from constructs import Construct
 
-from gt_constructs import (
+def _node_major() -> str | None:
+    """The major version of the Node.js jsii will run (``JSII_NODE`` or ``node``), if any."""
+    node = shutil.which(os.environ.get("JSII_NODE", "node"))
+    if node is None:
+        return None
+    try:
+        version = subprocess.run(
+            [node, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.match(r"v?(\d+)\.", version.strip())
+    return found.group(1) if found else None
+
+
+# jsii (the bridge from Python to the CDK's JavaScript) prints an eleven-line
+# banner on stderr when the machine's Node.js release is past jsii's support date
+# (Node 20 on many machines). The app synthesizes correctly on it, and the banner
+# would bury the synth's own warnings, so it is silenced for the Node release
+# actually found, and only for the end-of-life banner (a user's own setting wins).
+# It has to be set before aws_cdk is imported: the import starts jsii's Node process.
+_NODE_MAJOR = _node_major()
+if _NODE_MAJOR:
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", _NODE_MAJOR)
+
+import aws_cdk as cdk  # noqa: E402 (after the jsii setting above)
+import cdk_nag  # noqa: E402
+from aws_cdk import aws_cognito as cognito  # noqa: E402
+from aws_cdk import cx_api  # noqa: E402
+from constructs import Construct  # noqa: E402
+
+from gt_constructs import (  # noqa: E402
     CustomLabelingJob,
     Dataset,
     IWorkteam,
@@ -102,16 +134,37 @@ class StreetPeopleStack(cdk.Stack):
         )
 
 
+def print_synth_messages(assembly: cx_api.CloudAssembly, stream: TextIO) -> int:
+    """Print the assembly's warnings and errors, one line each with the construct path.
+
+    The CDK CLI prints these itself after ``cdk synth``; ``python app.py`` alone
+    would say nothing about them. Returns how many were printed.
+    """
+    printed = 0
+    for artifact in assembly.stacks_recursively:
+        for message in artifact.messages:
+            if message.level == cx_api.SynthesisMessageLevel.INFO:
+                continue
+            level = "error" if message.level == cx_api.SynthesisMessageLevel.ERROR else "warning"
+            print(f"[{level}] {message.id}: {message.entry.data}", file=stream)
+            printed += 1
+    return printed
+
+
 def main() -> None:
+    under_cdk_cli = "CDK_OUTDIR" in os.environ
     # Run by the CDK CLI, CDK_OUTDIR says where to write; run as `python app.py`, cdk.out/.
-    app = cdk.App(outdir=None if "CDK_OUTDIR" in os.environ else str(HERE / "cdk.out"))
+    app = cdk.App(outdir=None if under_cdk_cli else str(HERE / "cdk.out"))
     # Unacknowledged AwsSolutions findings stop synth: the library acknowledges
     # its own, each with a specific reason.
     cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app))
     stack = StreetPeopleStack(app, "GtStreetPeople")
     cdk.Tags.of(stack).add("project", "gt-constructs-example")
     assembly = app.synth()
-    print(f"synthesized {stack.stack_name} into {assembly.directory}")
+    if not under_cdk_cli:  # the CDK CLI prints the messages itself
+        print_synth_messages(assembly, sys.stderr)
+    # stderr: stdout is the CDK CLI's (`cdk ls` prints the stack names there).
+    print(f"synthesized {stack.stack_name} into {assembly.directory}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 /* gt-constructs workbench: a local stand-in for Crowd HTML Elements.
  *
- * The real elements (https://assets.crowd.aws/crowd-html-elements.js) cannot be
- * loaded offline. This script draws the common ones readably: the image or the
- * text, the header, the labels as chips, the instructions. Selecting labels and
- * typing work, and Submit shows the JSON a worker's answer would hold (the
- * drawing tools are shown, not implemented). Display only: never used by jobs.
+ * The preview uses it when the real elements
+ * (https://assets.crowd.aws/crowd-html-elements.js) cannot be loaded, e.g.
+ * offline: crowd-loader.js calls window.gtwStartStandIn(). It draws the common
+ * elements readably: the image or the text, the header, the labels as chips,
+ * the instructions. Selecting labels and typing work, and Submit shows the JSON
+ * a worker's answer would hold (the drawing tools are shown, not implemented).
+ * Display only: never used by jobs.
  */
 (function () {
   "use strict";
@@ -238,9 +240,11 @@
     document.documentElement.setAttribute("data-gtw-ready", "true");
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", upgrade);
-  } else {
-    upgrade();
-  }
+  window.gtwStartStandIn = function () {
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", upgrade);
+    } else {
+      upgrade();
+    }
+  };
 })();

@@ -79,8 +79,11 @@ def make_png(
 def pillow_values(data: bytes) -> list[tuple[int, ...]]:
     image = PILImage.open(io.BytesIO(data))
     image.load()
+    # get_flattened_data (Pillow 12.1+) replaces getdata, deprecated since then.
     values = (
-        list(image.getdata()) if hasattr(image, "getdata") else list(image.get_flattened_data())
+        list(image.get_flattened_data())
+        if hasattr(image, "get_flattened_data")
+        else list(image.getdata())
     )
     return [v if isinstance(v, tuple) else (v,) for v in values]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import mimetypes
 import os
 import shutil
@@ -16,7 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import TextIO
 
-from .task_type import TaskType
+from ..task_type import TaskType
 
 
 class WorkbenchError(Exception):
@@ -31,6 +32,29 @@ def parse_task_type(value: str) -> TaskType:
     except ValueError:
         allowed = ", ".join(t.value for t in TaskType)
         raise WorkbenchError(f"unknown task type {value!r}; allowed: {allowed}") from None
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def parse_labels(values: Sequence[str] | None) -> list[str] | None:
+    """``--labels a b c``, or ``--labels categories.json`` (a Ground Truth label category file)."""
+    if not values:
+        return None
+    if len(values) == 1 and values[0].endswith(".json") and Path(values[0]).is_file():
+        try:
+            document = json.loads(Path(values[0]).read_text(encoding="utf-8"))
+            labels = [str(entry["label"]) for entry in document["labels"]]
+        except (ValueError, KeyError, TypeError):
+            raise WorkbenchError(
+                f"{values[0]} is not a label category file "
+                '({"document-version": "2018-11-28", "labels": [{"label": "..."}]})'
+            ) from None
+        return labels
+    if len(set(values)) != len(values):
+        raise WorkbenchError(f"--labels has duplicates: {list(values)}")
+    return list(values)
 
 
 # -- local files and data URLs ---------------------------------------------------------
@@ -224,13 +248,25 @@ def run_chromium(
             ) from None
 
 
+#: Chromium stops loading after this long (``--timeout``) and takes the screenshot or the
+#: DOM as it is: a script that never arrives (a hanging proxy) would otherwise hold the
+#: page's load event. More than the preview's wait for the real Crowd HTML Elements
+#: (10 s), after which the stand-in has drawn the page.
+PAGE_LOAD_LIMIT_MS = 15_000
+
+
 def screenshot(page: Path, out: Path, *, width: int = 1280, height: int = 900) -> None:
     """A PNG screenshot of a local HTML page by headless Chromium."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
         out.unlink()
     result = run_chromium(
-        page, [f"--screenshot={out.resolve()}", f"--window-size={width},{height}"]
+        page,
+        [
+            f"--screenshot={out.resolve()}",
+            f"--window-size={width},{height}",
+            f"--timeout={PAGE_LOAD_LIMIT_MS}",
+        ],
     )
     if not out.is_file():
         detail = (result.stderr or "").strip().splitlines()[-1:] or ["no output"]
@@ -241,7 +277,11 @@ def screenshot(page: Path, out: Path, *, width: int = 1280, height: int = 900) -
 
 def dump_dom(page: Path, *, timeout: float = 90.0) -> str:
     """The page's DOM after its scripts ran, as headless Chromium serialises it."""
-    result = run_chromium(page, ["--dump-dom", "--virtual-time-budget=3000"], timeout=timeout)
+    result = run_chromium(
+        page,
+        ["--dump-dom", "--virtual-time-budget=3000", f"--timeout={PAGE_LOAD_LIMIT_MS}"],
+        timeout=timeout,
+    )
     if result.returncode != 0 and not result.stdout:
         raise WorkbenchError(f"Chromium failed (exit {result.returncode}): {result.stderr[-300:]}")
     return result.stdout

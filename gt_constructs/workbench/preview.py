@@ -3,14 +3,18 @@
 The data object goes through the pre-annotation function's own code
 (``build_task_input``), the template through ``WorkerTemplate.render`` with
 Ground Truth's filters; ``grant_read_access`` maps ``s3://`` to a local copy or
-a placeholder. Crowd HTML Elements cannot load offline, so the page carries a
-small stand-in (``gt_constructs/workbench/``) that draws the common elements.
+a placeholder. The page loads the real Crowd HTML Elements when it can
+(``--crowd-elements-url``, default Ground Truth's own script) and otherwise, e.g.
+offline or with ``--offline``, uses a small stand-in (``crowd-stand-in.js`` beside
+this module) that draws the common elements; a banner on the page says which.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.resources
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,11 +24,20 @@ from typing import Any
 
 from liquid.exceptions import LiquidError
 
-from ._workbench_common import LocalFiles, WorkbenchError
-from .consolidation import Consolidation
-from .lambda_src.gt_annotation.pre_annotation import DataObjectError, build_task_input
-from .task_type import DataKind, TaskType
-from .template import CROWD_ELEMENTS_SCRIPT, TemplateError, WorkerTemplate
+from ..consolidation import Consolidation
+from ..lambda_src.gt_annotation.pre_annotation import DataObjectError, build_task_input
+from ..task_type import DataKind, TaskType
+from ..template import CROWD_ELEMENTS_SCRIPT, TemplateError, WorkerTemplate
+from .common import (
+    LocalFiles,
+    WorkbenchError,
+    chromium_missing_message,
+    find_chromium,
+    parse_labels,
+    parse_task_type,
+    say,
+    screenshot,
+)
 
 _SCRIPT_TAG = re.compile(
     r"<script\b[^>]*\bsrc\s*=\s*[\"']"
@@ -37,13 +50,24 @@ _SCRIPT_TAG = re.compile(
 _LOCAL_BUCKET = "s3://local-file/"
 
 
+#: Overrides the default of ``--crowd-elements-url`` (a mirror, or a local copy).
+ELEMENTS_URL_VARIABLE = "GT_CROWD_ELEMENTS_URL"
+#: How long the page waits for the real elements before it uses the stand-in.
+ELEMENTS_TIMEOUT_SECONDS = 10
+
+
+def _asset(name: str) -> str:
+    return (importlib.resources.files("gt_constructs.workbench") / name).read_text(encoding="utf-8")
+
+
 def stand_in_assets() -> tuple[str, str]:
     """The stand-in's (CSS, JavaScript)."""
-    folder = importlib.resources.files("gt_constructs") / "workbench"
-    return (
-        (folder / "crowd-stand-in.css").read_text(encoding="utf-8"),
-        (folder / "crowd-stand-in.js").read_text(encoding="utf-8"),
-    )
+    return _asset("crowd-stand-in.css"), _asset("crowd-stand-in.js")
+
+
+def default_elements_url() -> str:
+    """Where the page loads the real Crowd HTML Elements from (``GT_CROWD_ELEMENTS_URL`` overrides)."""
+    return os.environ.get(ELEMENTS_URL_VARIABLE) or CROWD_ELEMENTS_SCRIPT
 
 
 def load_template(spec: str, task_type: TaskType) -> WorkerTemplate:
@@ -141,8 +165,13 @@ def render_preview(
     *,
     labels: Sequence[str] | None,
     files: LocalFiles,
+    elements_url: str | None = CROWD_ELEMENTS_SCRIPT,
 ) -> Preview:
-    """The worker task page, self-contained (images inlined, stand-in elements)."""
+    """The worker task page: images inlined, the real Crowd HTML Elements or the stand-in.
+
+    ``elements_url`` is the real elements' script the page tries first; ``None``
+    (``--offline``): the stand-in only, and the page fetches nothing.
+    """
     consolidation = Consolidation.for_task_type(task_type)
     problems: list[str] = []
     try:
@@ -154,29 +183,47 @@ def render_preview(
         body = template.render(task_input, grant_read_access=files.url)
     except LiquidError as error:
         raise WorkbenchError(f"{template.source}: the template does not render: {error}") from None
-    css, script = stand_in_assets()
+    css, stand_in = stand_in_assets()
     body, replaced = _SCRIPT_TAG.subn("", body)
     title = f"Preview: {template.source}"
     kind = "text" if task_type.data_kind is DataKind.TEXT else "image"
+    if elements_url:
+        # What the page says until its script knows (and if scripts do not run).
+        status = (
+            f"Crowd HTML Elements: loading the real ones from {elements_url}; if they "
+            "cannot be loaded, the workbench's offline stand-in draws the task."
+        )
+    else:
+        status = "Crowd HTML Elements: the workbench's offline stand-in (--offline)."
     banner = (
-        '<div class="gtw-banner">Local preview of <code>'
+        '<div class="gtw-banner"'
+        + ("" if elements_url else ' data-gtw-elements="stand-in"')
+        + ">Local preview of <code>"
         + escape(template.source)
-        + f"</code> ({escape(task_type.value)}, {kind} task). Crowd HTML Elements are drawn by "
-        "the workbench's stand-in"
+        + f"</code> ({escape(task_type.value)}, {kind} task)"
         + ("" if replaced else " (the template does not load crowd-html-elements.js)")
         + (
             ". Pre-annotation: <strong>this object would be skipped</strong> (already labelled)"
             if not required
             else ""
         )
+        + f'.<span class="gtw-elements" id="gtw-elements-status">{escape(status)}</span>'
         + "</div>"
     )
+    settings = {"url": elements_url or None, "timeoutSeconds": ELEMENTS_TIMEOUT_SECONDS}
+    # The stand-in's styles restyle the page: on only when the stand-in is used.
+    media = "not all" if elements_url else "all"
     html = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{escape(title)}</title>\n<style>\n{css}\n</style>\n</head>\n<body>\n"
+        f"<title>{escape(title)}</title>\n<style>\n{_asset('preview.css')}\n</style>\n"
+        f'<style id="gtw-stand-in-style" media="{media}">\n{css}\n</style>\n'
+        "</head>\n<body>\n"
         f"{banner}\n{body}\n"
         f'<script type="application/json" id="gtw-task-input">{_script_json(task_input)}</script>\n'
-        f"<script>\n{script}\n</script>\n</body>\n</html>\n"
+        f'<script type="application/json" id="gtw-elements">{_script_json(settings)}</script>\n'
+        f"<script>\n{stand_in}\n</script>\n"
+        f"<script>\n{_asset('crowd-loader.js')}\n</script>\n"
+        "</body>\n</html>\n"
     )
     return Preview(html, task_input, answer_name, required, problems)
 
@@ -184,3 +231,46 @@ def render_preview(
 def _script_json(value: Any) -> str:
     """JSON safe inside a <script> element."""
     return json.dumps(value, default=str).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    task_type = parse_task_type(args.task_type) if args.task_type else None
+    template = load_template(args.template, task_type or TaskType.CUSTOM)
+    task_type = task_type or infer_task_type(template)
+    manifest = Path(args.manifest) if args.manifest else None
+    if manifest is not None:
+        data_object = read_manifest_line(manifest, args.line)
+    else:
+        data_object = parse_data_object(args.data_object, "--data-object")
+    files = LocalFiles.around(manifest)
+    labels = parse_labels(args.labels)
+    if labels is None and "labels" not in data_object:
+        say("note: no --labels given and the data object has none: the task shows no labels")
+    elements_url = None if args.offline else (args.crowd_elements_url or default_elements_url())
+    preview = render_preview(
+        template, task_type, data_object, labels=labels, files=files, elements_url=elements_url
+    )
+    for problem in preview.problems:
+        say(f"warning: {problem}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(preview.html, encoding="utf-8")
+    print(f"wrote {out} ({task_type.value}, answer element {preview.answer_name!r})")
+    if elements_url:
+        say(
+            f"the page uses the real Crowd HTML Elements when it can load {elements_url}, "
+            "else the offline stand-in (no drawing tools); its banner says which"
+        )
+    else:
+        say("the page uses the offline stand-in for Crowd HTML Elements (no drawing tools)")
+    if args.screenshot:
+        if find_chromium() is None:
+            say(f"no screenshot: {chromium_missing_message()}")
+            return 1
+        shot = Path(args.screenshot)
+        screenshot(out, shot, width=args.width, height=args.height)
+        print(f"wrote {shot} (headless Chromium, {args.width}x{args.height})")
+    return 0

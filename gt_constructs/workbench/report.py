@@ -16,9 +16,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from ._workbench_common import LocalFiles
-from ._workbench_consolidate import ConsolidatedObject, RunSummary
-from .lambda_src.gt_annotation.model import WorkerSkill
+from ..lambda_src.gt_annotation.model import WorkerSkill
+from .common import LocalFiles
+from .consolidate import ConsolidatedObject, RunSummary
 
 HISTOGRAM_BINS = 20
 LOWEST_SHOWN = 25
@@ -250,13 +250,15 @@ def histogram(bins: Sequence[int], *, title: str) -> str:
 
 
 def heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str], *, title: str) -> str:
-    """A row-normalised confusion matrix (rows: consensus, columns: the worker's answer)."""
+    """A row-normalised confusion matrix (rows: consensus, columns: the worker's answer).
+
+    The title (a worker id, often 20-60 characters) is an HTML caption above the
+    plot, which wraps when it is long: drawn inside the SVG it was clipped.
+    """
     k = len(labels)
-    cell, left, top = 34 if k <= 8 else 22, 96, 40
+    cell, left, top = 34 if k <= 8 else 22, 96, 26
     width, height = left + cell * k + 8, top + cell * k + 8
-    parts = [
-        f'<text x="{left}" y="14" font-size="12" font-weight="bold">{escape(_short(title, 40))}</text>'
-    ]
+    parts: list[str] = []
     for j, name in enumerate(labels):
         parts.append(
             f'<text x="{left + j * cell + cell / 2:.1f}" y="{top - 5}" text-anchor="middle" '
@@ -282,7 +284,10 @@ def heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str], *, title: 
                     f'<text x="{left + j * cell + cell / 2:.1f}" y="{top + i * cell + cell / 2 + 4:.1f}" '
                     f'text-anchor="middle" font-size="10">{share:.0%}</text>'
                 )
-    return _svg(width, height, "".join(parts), title)
+    return (
+        f'<figure class="matrix"><figcaption>{escape(title)}</figcaption>'
+        f"{_svg(width, height, ''.join(parts), title)}</figure>"
+    )
 
 
 # -- page ------------------------------------------------------------------------------
@@ -296,6 +301,7 @@ th { background: #f2f3f3; } td.num { text-align: right; font-variant-numeric: ta
 .flag { color: #b7410e; font-weight: bold; } .matrices { display: flex; flex-wrap: wrap; gap: 12px; }
 .thumb { max-width: 220px; max-height: 160px; border: 1px solid #aab7b8; }
 .snippet { max-width: 320px; font-size: 12px; } .empty { color: #687078; }
+.matrix { margin: 0; } .matrix figcaption { font-size: 12px; font-weight: bold; max-width: 300px; overflow-wrap: anywhere; }
 .bar { display: inline-block; height: 10px; background: #1f77b4; vertical-align: middle; }
 """
 
@@ -437,7 +443,7 @@ def _review_row(item: Mapping[str, Any], files: LocalFiles) -> str:
     if item.get("image"):
         path = files.find(str(item["image"]))
         if path is not None and path.stat().st_size <= THUMBNAIL_BYTES:
-            from ._workbench_common import data_url
+            from .common import data_url
 
             data = (
                 f'<img class="thumb" alt="{escape(str(item["image"]))}" src="{data_url(path)}"><br>'

@@ -10,17 +10,22 @@ the consensus recovered for every worker next to the true one.
 from __future__ import annotations
 
 import abc
+import argparse
 import json
 import random
 import statistics
+import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._workbench_common import LocalFiles, WorkbenchError
-from ._workbench_consolidate import (
+from ..consolidation import Consolidation
+from ..task_type import DataKind, TaskType
+from ..template import WorkerTemplate
+from .common import LocalFiles, WorkbenchError, parse_labels, parse_task_type, say
+from .consolidate import (
     ConsolidatedObject,
     Record,
     RunSummary,
@@ -30,11 +35,8 @@ from ._workbench_consolidate import (
     output_line,
     validate_method,
 )
-from ._workbench_preview import render_preview, task_input_for
-from ._workbench_report import worker_rows
-from .consolidation import Consolidation
-from .task_type import DataKind, TaskType
-from .template import WorkerTemplate
+from .preview import default_elements_url, render_preview, task_input_for
+from .report import ReportCollector, render, worker_rows, write_report
 
 DEFAULT_LABELS: dict[TaskType, list[str]] = {
     TaskType.IMAGE_CLASSIFICATION: ["Bird", "Cat", "Dog", "Fish"],
@@ -427,7 +429,12 @@ def simulate(
         if label_list[0] not in page:
             raise WorkbenchError(f"the rendered task does not show the labels: {template.source}")
     preview = render_preview(
-        template, task_type, items[0].data_object, labels=label_list, files=files
+        template,
+        task_type,
+        items[0].data_object,
+        labels=label_list,
+        files=files,
+        elements_url=default_elements_url(),
     )
     (out / "task-preview.html").write_text(preview.html, encoding="utf-8")
     log(
@@ -476,6 +483,9 @@ def simulate(
             labels=label_list,
             answer_name=answer_name,
             job_name=JOB_NAME,
+            # Every synthetic answer stays in the output (annotationsFromAllWorkers), so
+            # `gt-constructs consolidate` can be tried on this file.
+            keep_all_annotations=True,
             write_png=mask_writer(output),
             batch_size=batch_size,
             warn=warn,
@@ -575,3 +585,37 @@ def print_result(result: SimulationResult, stream: TextIO) -> None:
         f"other workers flagged: {result.false_flags}"
     )
     line(f"files: {result.out}/input.manifest, output.manifest, truth.jsonl, task-preview.html")
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    task_type = parse_task_type(args.task_type)
+    result = simulate(
+        task_type,
+        objects=args.objects,
+        workers=args.workers,
+        spammers=args.spammers,
+        per_object=args.per_object,
+        seed=args.seed,
+        out=Path(args.out),
+        labels=parse_labels(args.labels),
+        warn=(lambda message: None) if not args.verbose else say,
+    )
+    print_result(result, sys.stdout)
+    if args.report:
+        collector = ReportCollector(answer_name=result.summary.answer_name)
+        for item in result.consolidated:
+            collector.add(item)
+        output = result.out / "output.manifest"
+        html = render(
+            collector,
+            result.summary,
+            source=str(output),
+            task_type=task_type.value,
+            files=LocalFiles.around(output),
+        )
+        write_report(Path(args.report), html)
+        print(f"wrote {args.report}")
+    return 0

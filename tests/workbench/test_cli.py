@@ -15,22 +15,28 @@ Inputs under ``fixtures/``:
 from __future__ import annotations
 
 import base64
+import functools
+import http.server
 import importlib.util
 import json
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gt_constructs._workbench_common import dump_dom, find_chromium
 from gt_constructs.cli import main
 from gt_constructs.template import CROWD_ELEMENTS_SCRIPT
+from gt_constructs.workbench.common import dump_dom, find_chromium
+from gt_constructs.workbench.report import heatmap
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PETS = FIXTURES / "pets.output.manifest"
@@ -136,6 +142,7 @@ def test_preview_renders_a_manifest_line_with_its_local_image(
         "--manifest", str(PETS), "--line", "2", "--labels", *PET_LABELS, "--out", str(out),
     )  # fmt: skip
     # THEN the page is self-contained: the image inlined, the stand-in inline, no CDN script
+    # tag (the real elements are tried by the page's loader, see the browser tests)
     assert code == 0 and str(out) in stdout
     html = out.read_text(encoding="utf-8")
     page = Page(html)
@@ -148,6 +155,51 @@ def test_preview_renders_a_manifest_line_with_its_local_image(
     assert not re.search(r"""(src|href)=["']https?://""", html)
     assert "local stand-in for Crowd HTML Elements" in html  # the inline script
     assert "Image classification instructions" in html
+    assert elements_settings(html) == {"url": CROWD_ELEMENTS_SCRIPT, "timeoutSeconds": 10}
+    assert f"loading the real ones from {CROWD_ELEMENTS_SCRIPT}" in html  # the banner
+
+
+def elements_settings(html: str) -> Any:
+    found = re.search(r'<script type="application/json" id="gtw-elements">(.*?)</script>', html)
+    assert found, "the page has no Crowd HTML Elements settings"
+    return json.loads(found.group(1))
+
+
+def test_preview_offline_uses_only_the_stand_in_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "preview.html"
+    code, _, err = run(
+        capsys, "preview", "default", "--task-type", "TEXT_CLASSIFICATION", "--offline",
+        "--data-object", '{"source": "Fast delivery"}', "--labels", "Positive", "Negative",
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 0
+    assert "offline stand-in for Crowd HTML Elements (no drawing tools)" in err
+    html = out.read_text(encoding="utf-8")
+    assert elements_settings(html)["url"] is None
+    assert '<style id="gtw-stand-in-style" media="all">' in html
+    assert "Crowd HTML Elements: the workbench&#x27;s offline stand-in (--offline)." in html
+
+
+def test_preview_elements_url_from_the_option_or_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "preview.html"
+    given = ("preview", "default", "--task-type", "TEXT_CLASSIFICATION",
+             "--data-object", '{"source": "x"}', "--out", str(out))  # fmt: skip
+    monkeypatch.setenv("GT_CROWD_ELEMENTS_URL", "http://mirror.example/crowd.js")
+    code, _, err = run(capsys, *given)
+    assert code == 0 and "when it can load http://mirror.example/crowd.js" in err
+    assert elements_settings(out.read_text(encoding="utf-8"))["url"] == (
+        "http://mirror.example/crowd.js"
+    )
+    code, _, _ = run(capsys, *given, "--crowd-elements-url", "http://other.example/c.js")
+    assert code == 0
+    html = out.read_text(encoding="utf-8")
+    assert elements_settings(html)["url"] == "http://other.example/c.js"
+    # until the page knows, the stand-in's styles are off (they would restyle the real ones)
+    assert '<style id="gtw-stand-in-style" media="not all">' in html
 
 
 def test_preview_of_text_with_a_placeholder_for_missing_s3_images(
@@ -194,12 +246,12 @@ def test_preview_in_a_real_headless_browser(
     out = tmp_path / "preview.html"
     assert main(
         ["preview", "default", "--task-type", "IMAGE_CLASSIFICATION", "--manifest", str(PETS),
-         "--labels", *PET_LABELS, "--out", str(out)]
+         "--labels", *PET_LABELS, "--out", str(out), "--offline"]
     ) == 0  # fmt: skip
     # WHEN Chromium loads it and runs its scripts
     dom = Page(dump_dom(out))
     # THEN the stand-in drew the task: header, one chip per label, the image, the instructions
-    assert dom.find("html", data_gtw_ready="true")
+    assert dom.find("html", data_gtw_ready="true", data_gtw_elements="stand-in")
     task = dom.with_class("div", "gtw-task")
     assert len(task) == 1 and task[0]["data-element"] == "crowd-image-classifier"
     assert "Which category best describes this image?" in dom.text
@@ -208,6 +260,121 @@ def test_preview_in_a_real_headless_browser(
     assert len(images) == 1 and images[0]["src"].startswith("data:image/png;base64,")
     assert "Image classification instructions" in dom.text
     assert "Submit" in dom.text
+
+
+FAKE_CROWD_ELEMENTS = """
+customElements.define("crowd-form", class extends HTMLElement {
+  connectedCallback() { this.setAttribute("data-fake-crowd", "drawn"); }
+});
+"""
+
+
+@pytest.fixture
+def crowd_elements_server(tmp_path: Path) -> Iterator[str]:
+    """A local stand-in for assets.crowd.aws: serves a fake "real" crowd-html-elements.js."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    (folder / "crowd-html-elements.js").write_text(FAKE_CROWD_ELEMENTS, encoding="utf-8")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/crowd-html-elements.js"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_preview_uses_the_real_elements_when_they_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], crowd_elements_server: str
+) -> None:
+    # GIVEN a preview whose real-elements URL can be loaded
+    out = tmp_path / "preview.html"
+    code, _, _ = run(
+        capsys, "preview", "default", "--task-type", "BOUNDING_BOX", "--labels", "Car",
+        "--data-object", '{"source-ref": "s3://nowhere/street.jpg"}', "--out", str(out),
+        "--crowd-elements-url", crowd_elements_server,
+    )  # fmt: skip
+    assert code == 0
+    # WHEN Chromium opens it
+    dom = Page(dump_dom(out))
+    # THEN the real elements drew the task, the stand-in did not, and the banner says so
+    assert dom.find("html", data_gtw_elements="real")
+    assert dom.find("crowd-form", data_fake_crowd="drawn")
+    assert not dom.with_class("div", "gtw-task")
+    assert f"Crowd HTML Elements: the real ones, loaded from {crowd_elements_server}" in " ".join(
+        dom.text
+    )
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_preview_falls_back_to_the_stand_in_when_the_elements_cannot_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a preview whose real-elements URL cannot be reached
+    url = f"http://127.0.0.1:{_closed_port()}/crowd-html-elements.js"
+    out = tmp_path / "preview.html"
+    code, _, _ = run(
+        capsys, "preview", "default", "--task-type", "BOUNDING_BOX", "--labels", "Car",
+        "--data-object", '{"source-ref": "s3://nowhere/street.jpg"}', "--out", str(out),
+        "--crowd-elements-url", url,
+    )  # fmt: skip
+    assert code == 0
+    # WHEN Chromium opens it
+    dom = Page(dump_dom(out))
+    # THEN the stand-in drew the task and the banner says it is the offline stand-in
+    assert dom.find("html", data_gtw_elements="stand-in", data_gtw_ready="true")
+    assert len(dom.with_class("div", "gtw-task")) == 1
+    text = " ".join(dom.text)
+    assert f"the workbench's offline stand-in ({url} could not be loaded)" in text
+    assert "cannot draw, paint or highlight" in text
+
+
+@pytest.fixture
+def hanging_server() -> Iterator[str]:
+    """A URL whose server accepts the connection and never answers (a stuck proxy)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/crowd-html-elements.js"
+    finally:
+        listener.close()
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_preview_screenshot_when_the_elements_never_arrive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], hanging_server: str
+) -> None:
+    # GIVEN a page whose real-elements script hangs
+    out, shot = tmp_path / "preview.html", tmp_path / "preview.png"
+    # WHEN a screenshot is taken
+    code, stdout, err = run(
+        capsys, "preview", "default", "--task-type", "TEXT_CLASSIFICATION",
+        "--data-object", '{"source": "x"}', "--labels", "A", "B", "--out", str(out),
+        "--crowd-elements-url", hanging_server, "--screenshot", str(shot), "--width", "640",
+        "--height", "400",
+    )  # fmt: skip
+    # THEN the stand-in takes over after its wait and Chromium still delivers the screenshot
+    assert code == 0, err
+    assert str(shot) in stdout and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.slow
@@ -315,13 +482,56 @@ def test_consolidate_infers_labels_with_a_warning(
 def test_fails_when_the_label_attribute_is_wrong(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(
+    code, out, err = run(
         capsys, "consolidate", str(PETS), "--task-type", "IMAGE_CLASSIFICATION",
         "--label-attribute", "animals", "--labels", *PET_LABELS, "--out", str(tmp_path / "o"),
     )  # fmt: skip
-    assert code == 0  # every line is reported and skipped, none silently
-    assert err.count("no 'animals' attribute") == 6
+    # no line could be consolidated: a failure, not "wrote 0 line(s)"
+    assert code == 1 and out == ""
+    assert "nothing to consolidate: none of the 6 line(s)" in err
+    assert f"{PETS}:1: no 'animals' attribute" in err
     assert "attributes holding annotationsFromAllWorkers: pets (use --label-attribute)" in err
+    assert "expected JSON Lines whose 'animals' attribute holds an annotationsFromAllWorkers" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_fails_when_the_manifest_is_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "output.manifest"
+    empty.write_text("\n", encoding="utf-8")
+    code, out, err = run(
+        capsys, "consolidate", str(empty), "--task-type", "IMAGE_CLASSIFICATION",
+        "--label-attribute", "pets", "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert code == 1 and out == ""
+    assert f"nothing to consolidate: {empty} has no manifest line" in err
+    assert "`gt-constructs simulate --out DIR` writes one to DIR/output.manifest" in err
+
+
+def test_consolidate_runs_on_what_simulate_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the README's way to get an output manifest with every worker's answer
+    sim = tmp_path / "gt-simulation"
+    code, _, _ = run(
+        capsys, "simulate", "--task-type", "IMAGE_CLASSIFICATION", "--objects", "30",
+        "--workers", "5", "--spammers", "1", "--out", str(sim),
+    )  # fmt: skip
+    assert code == 0
+    assert all("annotationsFromAllWorkers" in line["simulated"]
+               for line in read_jsonl(sim / "output.manifest"))  # fmt: skip
+    # WHEN the README's consolidate command runs on it
+    out, report = tmp_path / "consolidated.manifest", tmp_path / "report.html"
+    code, stdout, _ = run(
+        capsys, "consolidate", str(sim / "output.manifest"), "--task-type",
+        "IMAGE_CLASSIFICATION", "--label-attribute", "simulated", "--out", str(out),
+        "--report", str(report),
+    )  # fmt: skip
+    # THEN every object gets its label again
+    assert code == 0
+    assert f"wrote 30 consolidated line(s) to {out}" in stdout
+    assert len(read_jsonl(out)) == 30 and report.is_file()
 
 
 def test_consolidate_a_worker_response_folder(
@@ -425,6 +635,52 @@ def test_report_is_a_self_contained_page_with_plots_and_tables(
     assert len(thumbs) == 3 and all(t["src"].startswith("data:image/png;base64,") for t in thumbs)
     # Nothing is fetched from elsewhere.
     assert not re.search(r"""(src|href)=["']https?://""", html)
+
+
+LONG_WORKER_ID = "private.us-east-1.3f1c6a2e-91b4-4d0e-b7a5-0c2f9e8d7b6a"
+WIDE_WORKER_ID = "public.us-east-1.WWWWWWWWWWWWWWWWWWWWWWWWWWWWWW"
+
+
+def test_confusion_matrix_titles_hold_the_whole_worker_id() -> None:
+    figure = heatmap([[2.0, 1.0], [0.0, 3.0]], ["Cat", "Dog"], title=LONG_WORKER_ID)
+    # the whole id, as a caption (HTML wraps it), not shortened with "…" inside the SVG
+    assert f"<figcaption>{LONG_WORKER_ID}</figcaption>" in figure
+    assert "…" not in figure
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_confusion_matrix_titles_are_not_clipped_in_a_browser(tmp_path: Path) -> None:
+    # GIVEN a report of a job whose workers have long ids
+    manifest = tmp_path / "pets.output.manifest"
+    manifest.write_text(
+        PETS.read_text(encoding="utf-8")
+        .replace("private.us-east-1.ana", LONG_WORKER_ID)
+        .replace("private.us-east-1.bo", WIDE_WORKER_ID),
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.html"
+    assert main(["consolidate", str(manifest), "--task-type", "IMAGE_CLASSIFICATION",
+                 "--label-attribute", "pets", "--labels", *PET_LABELS,
+                 "--out", str(tmp_path / "o.manifest"), "--report", str(report)]) == 0  # fmt: skip
+    # AND a script that measures each matrix title once the page is laid out
+    report.write_text(
+        report.read_text(encoding="utf-8").replace(
+            "</body>",
+            "<script>var seen = [];"
+            "document.querySelectorAll('figure.matrix figcaption').forEach(function (c) {"
+            "  seen.push({text: c.textContent, clipped: c.scrollWidth > c.clientWidth});"
+            "});"
+            "document.body.setAttribute('data-titles', JSON.stringify(seen));</script></body>",
+        ),
+        encoding="utf-8",
+    )
+    # WHEN Chromium opens it
+    dom = Page(dump_dom(report))
+    # THEN every title is there whole, and none overflows its box
+    titles = json.loads(dom.find("body")[0]["data-titles"])
+    assert {t["text"] for t in titles} == {LONG_WORKER_ID, WIDE_WORKER_ID, "private.us-east-1.cy"}
+    assert not [t for t in titles if t["clipped"]]
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ batch by the in-memory skill store.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import Counter
@@ -20,10 +21,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._workbench_common import WorkbenchError
-from .lambda_src.gt_annotation.consensus import METHOD_MODULES
-from .lambda_src.gt_annotation.model import Rejection, WorkerSkill
-from .task_type import TaskType
+from ..lambda_src.gt_annotation.consensus import METHOD_MODULES
+from ..lambda_src.gt_annotation.model import Rejection, WorkerSkill
+from ..task_type import TaskType
+from .common import LocalFiles, Progress, WorkbenchError, parse_labels, parse_task_type, say
 
 #: Objects per call of the consensus: enough for Dawid–Skene to learn the workers.
 DEFAULT_BATCH_SIZE = 1000
@@ -299,7 +300,7 @@ def validate_method(method: str) -> str:
     if method not in METHOD_MODULES:
         allowed = ", ".join(METHOD_MODULES)
         raise WorkbenchError(f"unknown consolidation method {method!r}; allowed: {allowed}")
-    from .lambda_src.gt_annotation.consensus import get_consolidator
+    from ..lambda_src.gt_annotation.consensus import get_consolidator
 
     try:
         get_consolidator(method)
@@ -347,8 +348,8 @@ def consolidate_records(
     on_batch: Callable[[int], None] | None = None,
 ) -> Iterator[ConsolidatedObject | RunSummary]:
     """Consolidated objects in input order; the last item yielded is the ``RunSummary``."""
-    from .lambda_src.gt_annotation.post_annotation import Settings, consolidate_batch
-    from .lambda_src.gt_annotation.skill import MemorySkillStore
+    from ..lambda_src.gt_annotation.post_annotation import Settings, consolidate_batch
+    from ..lambda_src.gt_annotation.skill import MemorySkillStore
 
     say = warn or (lambda message: print(message, file=sys.stderr))
     settings = Settings(
@@ -464,3 +465,118 @@ def write_lines(stream: TextIO, lines: Iterable[str]) -> int:
         stream.write(line + "\n")
         count += 1
     return count
+
+
+def nothing_to_consolidate(source: Path, attribute: str, read: Iterable[Record | BadInput]) -> str:
+    """Why no line of ``source`` could be consolidated, and what was expected instead."""
+    bad = [item for item in read if isinstance(item, BadInput)]
+    if source.is_dir():
+        return (
+            f"nothing to consolidate: none of the {len(bad)} worker response(s) in {source} "
+            f"could be read (first: {bad[0].where}: {bad[0].reason}); expected a job's "
+            "annotations/worker-response/ folder (iteration-N/<datasetObjectId>/<time>.json)"
+            if bad
+            else f"nothing to consolidate: {source} holds no worker response"
+        )
+    expected = (
+        f"expected JSON Lines whose '{attribute}' attribute holds an {ALL_WORKERS} list "
+        "(the output manifest of a job that kept every worker's answer; "
+        "`gt-constructs simulate --out DIR` writes one to DIR/output.manifest, label "
+        "attribute 'simulated')"
+    )
+    if not bad:
+        return f"nothing to consolidate: {source} has no manifest line; {expected}"
+    return (
+        f"nothing to consolidate: none of the {len(bad)} line(s) of {source} could be read "
+        f"(first: {bad[0].where}: {bad[0].reason}); {expected}"
+    )
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    from .report import ReportCollector, render, write_report
+
+    task_type = parse_task_type(args.task_type)
+    method = validate_method(args.method or task_type.default_method)
+    source = Path(args.input)
+    attribute = args.label_attribute
+    if not source.exists():
+        raise WorkbenchError(
+            f"{source} does not exist: give an output manifest (annotationsFromAllWorkers) "
+            "or a job's annotations/worker-response/ folder"
+        )
+    if args.batch_size < 1:
+        raise WorkbenchError(f"--batch-size must be 1 or more, got {args.batch_size}")
+    input_lines = read_input_manifest(Path(args.input_manifest)) if args.input_manifest else None
+
+    def records() -> Iterator[Record | BadInput]:
+        if source.is_dir():
+            return read_worker_responses(source, input_lines)
+        return read_manifest(source, attribute)
+
+    def good() -> Iterator[Record]:
+        return (r for r in records() if isinstance(r, Record))
+
+    if next(good(), None) is None:
+        raise WorkbenchError(nothing_to_consolidate(source, attribute, records()))
+    answer_name = args.answer_name or infer_answer_name(good(), method)
+    labels = parse_labels(args.labels)
+    if labels is None:
+        labels = infer_labels(good(), answer_name)
+        if method != "all-annotations":
+            say(
+                f"warning: no --labels given; labels inferred from the answers: {labels} "
+                "(class ids follow this order; pass --labels to fix it)"
+            )
+    job_name = args.job_name or (None if source.is_dir() else job_name_of(source, attribute))
+    job_name = job_name or "gt-constructs-workbench"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    total = None if source.is_dir() else count_lines(source)
+    progress = Progress(total, label="consolidating", enabled=True if args.progress else None)
+    collector = ReportCollector(answer_name=answer_name)
+    summary = RunSummary()
+    written = 0
+    created = now_iso()
+    with out.open("w", encoding="utf-8") as stream:
+        for result in consolidate_records(
+            records(),
+            task_type=task_type,
+            method=method,
+            label_attribute=attribute,
+            labels=labels,
+            answer_name=answer_name,
+            job_name=job_name,
+            keep_all_annotations=args.keep_all_annotations,
+            write_png=mask_writer(out),
+            batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+            warn=progress.note,
+            on_batch=progress.advance,
+        ):
+            if isinstance(result, RunSummary):
+                summary = result
+                continue
+            stream.write(output_line(result, attribute, job_name, created) + "\n")
+            collector.add(result)
+            written += 1
+    progress.close()
+    print(
+        f"wrote {written} consolidated line(s) to {out} ({method}; {summary.errors} without a "
+        f"label, {summary.rejected} answer(s) left out, {len(summary.bad_inputs)} input line(s) "
+        "skipped)"
+    )
+    if args.report:
+        html = render(
+            collector,
+            summary,
+            source=str(source),
+            task_type=task_type.value,
+            files=LocalFiles.around(
+                source, Path(args.input_manifest) if args.input_manifest else None
+            ),
+        )
+        write_report(Path(args.report), html)
+        print(f"wrote {args.report}")
+    return 1 if summary.bad_inputs and args.strict else 0
