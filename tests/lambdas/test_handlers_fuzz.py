@@ -399,4 +399,9 @@ def test_pre_annotation_answers_or_names_the_malformed_object(event: Any, skip: 
     task_input = response["taskInput"]
     assert isinstance(task_input["taskObject"], str) and task_input["labels"] == ["Cat", "Dog"]
     assert task_input["taskObject"] in (data_object.get("source-ref"), data_object.get("source"))
+    # Every attribute of the line stays (source-ref / source included) and the whole line too.
+    assert task_input["manifestLine"] == data_object
+    for key, value in data_object.items():
+        if key not in ("taskObject", "labels", "manifestLine"):
+            assert task_input[key] == value
     json.dumps(response, allow_nan=False)
