@@ -139,8 +139,9 @@ def run_handler(
         if len(response) != len(tasks):
             raise RuntimeError(f"{job}: {len(tasks)} objects in, {len(response)} entries out")
         for entry in response:
-            content = entry["consolidatedAnnotation"]["content"][_crowd.LABEL_ATTRIBUTE]
-            labels[entry["datasetObjectId"]] = content
+            # The metadata holds class-name, confidence and workers (or failure-reason).
+            content = entry["consolidatedAnnotation"]["content"]
+            labels[entry["datasetObjectId"]] = content[f"{_crowd.LABEL_ATTRIBUTE}-metadata"]
     return labels
 
 
@@ -178,8 +179,9 @@ def run_core(
             skill_store=store,
         )
         for entry in response:
-            content = entry["consolidatedAnnotation"]["content"][_crowd.LABEL_ATTRIBUTE]
-            labels[entry["datasetObjectId"]] = content
+            # The metadata holds class-name, confidence and workers (or failure-reason).
+            content = entry["consolidatedAnnotation"]["content"]
+            labels[entry["datasetObjectId"]] = content[f"{_crowd.LABEL_ATTRIBUTE}-metadata"]
     return labels
 
 
@@ -187,12 +189,12 @@ def score_ours(data: _crowd.CrowdData, labels: dict[str, dict[str, Any]]) -> dic
     correct = [labels[t].get("class-name") == data.gold[t] for t in data.tasks]
     several = [t for t in data.tasks if labels[t].get("workers", 0) > 1]
     confidences = [float(labels[t]["confidence"]) for t in several]
-    hits = [labels[t]["class-name"] == data.gold[t] for t in several]
+    hits = [labels[t].get("class-name") == data.gold[t] for t in several]
     return {
         "accuracy": sum(correct) / len(correct),
         "ece": ece(confidences, hits),
         "mean_confidence": sum(confidences) / len(confidences) if confidences else None,
-        "errors": sum(1 for t in data.tasks if "consolidation-error" in labels[t]),
+        "errors": sum(1 for t in data.tasks if "failure-reason" in labels[t]),
     }
 
 

@@ -5,13 +5,25 @@ A Ground Truth worker template is HTML with Liquid and Crowd HTML Elements.
 task: the Liquid parses (with Ground Truth's filters registered), the filters
 used exist, a ``crowd-form`` is there, and the answer element the
 consolidation reads exists with a ``name``. Every problem names its line.
+
+It also warns (``task_input_warnings``, or ``validate(..., warnings=[...])``)
+when the template reads ``task.input.<key>`` that the pre-annotation output
+will not have. That output is the manifest line's attributes plus the keys of
+the contract's ``TASK_INPUT_KEYS`` (``taskObject``, ``labels``,
+``manifestLine``). ``source-ref`` / ``source`` are known manifest attributes
+(only the one of the task type's data kind, when the task type is given); any
+other key is known only when it is among the ``manifest_attributes`` given.
+A read guarded by ``| default: ...`` or an ``{% if %}`` / ``{% unless %}`` test
+is never warned about: it works without the key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import json
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,7 +33,8 @@ from liquid import Environment, Markup
 from liquid.exceptions import LiquidError
 
 from .consolidation import Consolidation
-from .task_type import TaskType
+from .lambda_src.gt_annotation.contract import SOURCE_ATTRIBUTES, TASK_INPUT_KEYS
+from .task_type import DataKind, TaskType
 
 CROWD_ELEMENTS_SCRIPT = "https://assets.crowd.aws/crowd-html-elements.js"
 
@@ -84,6 +97,61 @@ def _line_of(source: str, index: int) -> int:
     return source.count("\n", 0, max(index, 0)) + 1
 
 
+#: One Liquid markup block: ``{{ ... }}`` or ``{% ... %}`` (whitespace control included).
+_MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+_TAG_NAME = re.compile(r"\{%-?\s*(\w+)")
+#: Block tags, closed when a markup block is parsed alone to find a syntax error's line.
+_BLOCK_TAGS = ("if", "unless", "for", "case", "capture", "tablerow", "comment", "raw")
+_GUARD_TAGS = ("if", "unless", "elsif")
+
+
+def _error_message(error: LiquidError) -> str:
+    message = getattr(error, "message", None)
+    return str(message) if message else str(error).splitlines()[0]
+
+
+def _syntax_error_line(text: str, error: LiquidError, env: Environment) -> int:
+    """The template line of a Liquid syntax error.
+
+    python-liquid gives the position of the token it stopped at; for an
+    expression that ends too early (``{{ x | }}``) that token is synthetic and
+    has none. Then the markup blocks are parsed one by one, each alone (block
+    tags closed), and the first that fails with the same message is the line.
+    """
+    token = getattr(error, "token", None)
+    if token is not None and token.start_index >= 0:
+        source = getattr(token, "source", "") or text
+        base = 0 if source == text else text.find(source)
+        if base >= 0:
+            return _line_of(text, base + token.start_index)
+    wanted = _error_message(error)
+    for block in _MARKUP.finditer(text):
+        markup = block.group(0)
+        name = _TAG_NAME.match(markup)
+        if name and name.group(1) in _BLOCK_TAGS:
+            markup += f"{{% end{name.group(1)} %}}"
+        try:
+            env.from_string(markup)
+        except LiquidError as alone:
+            if _error_message(alone) == wanted:
+                return _line_of(text, block.start())
+    return 1
+
+
+def _is_guarded(text: str, index: int) -> bool:
+    """Whether the variable read at ``index`` works without its key: tested by an
+    ``if``/``unless``/``elsif`` tag, or followed by a ``default`` filter."""
+    start = max(text.rfind("{{", 0, index), text.rfind("{%", 0, index))
+    if start < 0:
+        return False
+    end = text.find("}}" if text.startswith("{{", start) else "%}", index)
+    markup = text[start : end if end >= 0 else len(text)]
+    name = _TAG_NAME.match(markup)
+    if name and name.group(1) in _GUARD_TAGS:
+        return True
+    return re.search(r"\|\s*default\b", text[index : end if end >= 0 else len(text)]) is not None
+
+
 class WorkerTemplate:
     """A worker UI template. Create with ``from_file``, ``from_string`` or ``for_task_type``."""
 
@@ -123,11 +191,28 @@ class WorkerTemplate:
         )
 
     # -- validation ----------------------------------------------------------------
-    def validate(self, consolidation: Consolidation) -> str | None:
+    def validate(
+        self,
+        consolidation: Consolidation,
+        *,
+        warnings: list[str] | None = None,
+        task_type: TaskType | None = None,
+        manifest_attributes: Collection[str] | None = None,
+    ) -> str | None:
         """Check the template; return the answer element's name (``None``: any, raw answers).
 
-        Raises ``TemplateError`` listing every problem with its line.
+        Raises ``TemplateError`` listing every problem with its line. When
+        ``warnings`` is given, what works but probably shows an empty task is
+        appended to it (``"<line>: <message>"``, see ``task_input_warnings``);
+        the construct turns each into ``Annotations.add_warning_v2``.
         """
+        if warnings is not None:
+            with contextlib.suppress(LiquidError):  # reported below as a syntax error
+                warnings.extend(
+                    self.task_input_warnings(
+                        task_type=task_type, manifest_attributes=manifest_attributes
+                    )
+                )
         problems: list[str] = []
         self._check_liquid(problems)
         elements = self._elements(problems)
@@ -147,15 +232,57 @@ class WorkerTemplate:
             raise TemplateError(self.source, problems)
         return answer_name
 
+    def task_input_warnings(
+        self,
+        *,
+        task_type: TaskType | None = None,
+        manifest_attributes: Collection[str] | None = None,
+    ) -> list[str]:
+        """``"<line>: ..."`` for every ``task.input.<key>`` the pre-annotation output lacks.
+
+        Known keys: ``TASK_INPUT_KEYS``, the data object's attribute (``source-ref``
+        for image task types, ``source`` for text ones, either for ``CUSTOM`` or
+        no task type), and ``manifest_attributes`` when given. Guarded reads
+        (``| default``, ``{% if %}``) are fine. Raises ``LiquidError`` when the
+        template does not parse.
+        """
+        sources: tuple[str, ...] = SOURCE_ATTRIBUTES
+        if task_type is not None and task_type is not TaskType.CUSTOM:
+            sources = ("source-ref",) if task_type.data_kind is DataKind.IMAGE else ("source",)
+        known = {*TASK_INPUT_KEYS, *sources, *(manifest_attributes or ())}
+        parsed = make_environment().from_string(self.text)
+        warnings = []
+        for variable in parsed.analyze().variables.get("task", []):
+            segments = list(variable.segments)
+            if len(segments) < 3 or segments[1] != "input":
+                continue
+            key = segments[2]
+            if not isinstance(key, str) or key in known:
+                continue
+            index = variable.span.index
+            if _is_guarded(self.text, index):
+                continue
+            if manifest_attributes is not None:
+                where = f"the manifest attributes are {', '.join(sorted(manifest_attributes))}"
+            else:
+                where = f"'{key}' must then be an attribute of every manifest line"
+            if key in SOURCE_ATTRIBUTES and task_type is not None:
+                where = f"a {task_type.value} data object has {sources[0]!r}, not {key!r}"
+            warnings.append(
+                f"{_line_of(self.text, index)}: the template reads task.input.{key}, which the "
+                f"pre-annotation output may not have: it holds the manifest line's attributes "
+                f"and {', '.join(TASK_INPUT_KEYS)} ({where}); the task would show nothing "
+                f"there. Guard it (| default: ... or {{% if %}}) or add it to the manifest"
+            )
+        return warnings
+
     def _check_liquid(self, problems: list[str]) -> None:
         env = make_environment()
         try:
             parsed = env.from_string(self.text)
         except LiquidError as error:
-            token = getattr(error, "token", None)
-            line = _line_of(self.text, token.start_index) if token is not None else 1
-            message = getattr(error, "message", None) or str(error).splitlines()[0]
-            problems.append(f"{line}: Liquid syntax error: {message}")
+            line = _syntax_error_line(self.text, error, env)
+            problems.append(f"{line}: Liquid syntax error: {_error_message(error)}")
             return
         for name, spans in parsed.analyze().filters.items():
             if name not in env.filters:

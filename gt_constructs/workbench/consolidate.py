@@ -1,8 +1,11 @@
 """``gt-constructs consolidate``: consensus for a finished job's raw worker answers.
 
 Input is either the output manifest of a job that kept every worker's answer
-(the original sample's ``annotationsFromAllWorkers`` format, one object a line)
-or the job's ``annotations/worker-response/`` folder. Lines become payload
+(``annotationsFromAllWorkers`` in ``<attr>-metadata``, as this library writes
+it now, or in ``<attr>`` itself, the original sample's format and this
+library's before the built-in shapes; one object a line) or the job's
+``annotations/worker-response/`` folder. Output lines hold ``<attr>`` and
+``<attr>-metadata`` in the built-in shapes (``lambda_src/gt_annotation/output.py``). Lines become payload
 entries of the post-annotation function and go through its very code
 (``consolidate_batch``) in batches, with worker skill carried from batch to
 batch by the in-memory skill store.
@@ -74,8 +77,10 @@ def _manifest_record(
         return BadInput(where, f"a manifest line is a JSON object, got {type(line).__name__}")
     value = line.get(attribute)
     if not isinstance(value, dict) or not isinstance(value.get(ALL_WORKERS), list):
+        value = line.get(f"{attribute}-metadata")  # the built-in shape keeps them in the metadata
+    if not isinstance(value, dict) or not isinstance(value.get(ALL_WORKERS), list):
         others = sorted(
-            k
+            k.removesuffix("-metadata")
             for k, v in line.items()
             if isinstance(v, dict) and isinstance(v.get(ALL_WORKERS), list)
         )
@@ -280,7 +285,85 @@ def infer_labels(records: Iterable[Record], answer_name: str | None) -> list[str
 @dataclass
 class ConsolidatedObject:
     record: Record
-    label: dict[str, Any]
+    #: ``{<attr>: label, <attr>-metadata: {...}}`` in the built-in shape (no ``<attr>``: failed).
+    content: dict[str, Any]
+    attribute: str
+
+    @property
+    def label(self) -> dict[str, Any]:
+        """The flat view the report and the simulation read (``label_view``)."""
+        return label_view(self.content, self.attribute)
+
+
+_COMMON_METADATA = ("type", "job-name", "job_name", "human-annotated", "creation-date")
+
+
+def label_view(content: Mapping[str, Any], attribute: str) -> dict[str, Any]:
+    """One flat dict per object, from the built-in shape (or an old-format label as it is).
+
+    ``class-id``/``class-name``, ``class-ids``/``class-map``, boxes' ``annotations``
+    with their ``confidence``, ``label-ref`` + ``internal-color-map`` (painted
+    classes), ``instances``, named-entity ``annotations``, ``text``, and
+    ``confidence``/``workers``; a failure is ``{"consolidation-error", "rejectedAnswers"}``.
+    """
+    metadata = content.get(f"{attribute}-metadata")
+    label = content.get(attribute)
+    if not isinstance(metadata, Mapping) or (
+        isinstance(label, Mapping) and "consolidation-error" in label
+    ):
+        return dict(label) if isinstance(label, Mapping) else {}  # an old-format label
+    if "failure-reason" in metadata or attribute not in content:
+        return {
+            "consolidation-error": str(metadata.get("failure-reason", "no label")),
+            "rejectedAnswers": metadata.get("rejected-answers", 0),
+        }
+    kind = str(metadata.get("type", ""))
+    extras = {k: v for k, v in metadata.items() if k not in _COMMON_METADATA}
+    view: dict[str, Any] = {
+        k: extras[k] for k in ("confidence", "workers", "method") if k in extras
+    }
+    if kind.endswith("-multilabel"):
+        view.update({"class-ids": label, "class-map": extras.get("class-map", {})})
+        view["confidence-map"] = extras.get("confidence-map", {})
+    elif kind.endswith("classification"):
+        view.update({"class-id": label, "class-name": extras.get("class-name")})
+    elif kind.endswith("object-detection") and isinstance(label, Mapping):
+        objects = extras.get("objects") or []
+        view["image_size"] = label.get("image_size", [])
+        view["annotations"] = [
+            {**a, **(objects[i] if i < len(objects) else {})}
+            for i, a in enumerate(label.get("annotations", []))
+        ]
+        view["class-map"] = extras.get("class-map", {})
+    elif kind.endswith("semantic-segmentation"):
+        painted = extras.get("class-confidences")
+        colours = extras.get("internal-color-map") or {}
+        view["label-ref"] = label
+        view["internal-color-map"] = {
+            k: v for k, v in colours.items() if not isinstance(painted, Mapping) or k in painted
+        }
+    elif kind.endswith("instance-segmentation") and isinstance(label, Mapping):
+        confidences = extras.get("instances") or []
+        view["label-ref"] = label.get("label-ref")
+        view["instances"] = [
+            {**i, **(confidences[n] if n < len(confidences) else {})}
+            for n, i in enumerate(label.get("instances", []))
+        ]
+    elif kind.endswith("text-span") and isinstance(label, Mapping):
+        annotations = label.get("annotations") or {}
+        confidences = extras.get("entities") or []
+        view["annotations"] = {
+            "labels": annotations.get("labels", []),
+            "entities": [
+                {**e, **(confidences[n] if n < len(confidences) else {})}
+                for n, e in enumerate(annotations.get("entities", []))
+            ],
+        }
+    elif kind.endswith("free-text"):
+        view["text"] = label
+    elif isinstance(label, Mapping):
+        view = {**label, **view}
+    return view
 
 
 @dataclass
@@ -371,9 +454,10 @@ def consolidate_records(
             scope=scope,
             skill_store=store,
             write_png=write_png,
+            job=job_name,
         )
         by_id = {
-            str(item["datasetObjectId"]): item["consolidatedAnnotation"]["content"][label_attribute]
+            str(item["datasetObjectId"]): item["consolidatedAnnotation"]["content"]
             for item in response
         }
         where = {r.object_id: r.where for r in batch}
@@ -383,12 +467,13 @@ def consolidate_records(
         summary.errors += stats.errors
         summary.rejected += stats.rejected
         for record in batch:
-            label = by_id.get(record.object_id)
-            if label is None:  # cannot happen: consolidate_batch answers every object
-                label = {"consolidation-error": "no label returned", "rejectedAnswers": 0}
-            elif "consolidation-error" in label:
-                say(f"{record.where}: {label['consolidation-error']}")
-            yield ConsolidatedObject(record, label)
+            content = by_id.get(record.object_id)
+            if content is None:  # cannot happen: consolidate_batch answers every object
+                content = {f"{label_attribute}-metadata": {"failure-reason": "no label returned"}}
+            consolidated = ConsolidatedObject(record, content, label_attribute)
+            if label_attribute not in content:
+                say(f"{record.where}: {consolidated.label['consolidation-error']}")
+            yield consolidated
         if on_batch is not None:
             on_batch(len(batch))
     summary.skills = store.all(scope)
@@ -403,26 +488,29 @@ def _report_rejections(
         say(f"{place}: answer of worker {rejection.worker_id} left out: {rejection.reason}")
 
 
-def metadata(label: Mapping[str, Any], job_name: str, created: str) -> dict[str, Any]:
-    """The ``<attribute>-metadata`` of a consolidated line (built-in output format)."""
-    confidence = label.get("confidence")
-    return {
-        "type": "groundtruth/custom",
-        "job-name": job_name,
-        "human-annotated": "yes",
-        "creation-date": created,
-        "confidence": confidence if isinstance(confidence, int | float) else 0.0,
-    }
-
-
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    """``creation-date`` as Ground Truth writes it (UTC, ISO, microseconds)."""
+    from .lambda_src.gt_annotation.output import creation_date
+
+    return creation_date(datetime.now(timezone.utc))
 
 
 def output_line(item: ConsolidatedObject, attribute: str, job_name: str, created: str) -> str:
-    line = dict(item.record.line)
-    line[attribute] = item.label
-    line[f"{attribute}-metadata"] = metadata(item.label, job_name, created)
+    """The input line with ``<attribute>`` and ``<attribute>-metadata`` in the built-in shape
+    (an old label and metadata of the line are replaced; a failed object has no label)."""
+    from .lambda_src.gt_annotation.output import job_name as qualified
+
+    line = {
+        k: v for k, v in item.record.line.items() if k not in (attribute, f"{attribute}-metadata")
+    }
+    line.update(item.content)
+    metadata = line.get(f"{attribute}-metadata")
+    if isinstance(metadata, dict):
+        line[f"{attribute}-metadata"] = {
+            **metadata,
+            "job-name": qualified(job_name),
+            "creation-date": created,
+        }
     return json.dumps(line, separators=(",", ":"), default=str)
 
 

@@ -19,13 +19,16 @@ def run(args: argparse.Namespace) -> int:
     consolidation = Consolidation.for_task_type(task_type)
     if args.answer_name:
         consolidation = consolidation.with_answer_name(args.answer_name)
+    warnings: list[str] = []
     try:
-        answer = template.validate(consolidation)
+        answer = template.validate(consolidation, warnings=warnings, task_type=task_type)
     except TemplateError as error:
         for problem in error.problems:
             print(f"{error.source}:{problem}", file=sys.stderr)
         say(f"{error.source}: {len(error.problems)} problem(s)")
         return 1
+    for warning in warnings:
+        say(f"warning: {template.source}:{warning}")
     print(
         f"{template.source}: OK ({task_type.value}, consolidation '{consolidation.method}', "
         f"answer element {repr(answer) if answer else '(whole answer)'})"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,19 @@ METRICS_NAMESPACE = "GroundTruthConstructs"
 METRIC_OBJECTS_CONSOLIDATED = "ObjectsConsolidated"
 METRIC_ANSWERS_REJECTED = "AnswersRejected"
 METRIC_MEAN_CONFIDENCE = "MeanConfidence"
+#: Objects of a batch that got a failure (``<attr>-metadata.failure-reason``, no label).
+METRIC_CONSOLIDATION_ERRORS = "ConsolidationErrors"
+
+# --------------------------------------------------------------------------- task input
+#: Keys the pre-annotation function adds to ``taskInput`` (``task.input`` in the template)
+#: beside every attribute of the manifest line: the object (``source-ref`` or ``source``),
+#: the job's labels, and the whole manifest line (what AWS's adjustment templates read).
+TASK_INPUT_OBJECT = "taskObject"
+TASK_INPUT_LABELS = "labels"
+TASK_INPUT_MANIFEST_LINE = "manifestLine"
+TASK_INPUT_KEYS = (TASK_INPUT_OBJECT, TASK_INPUT_LABELS, TASK_INPUT_MANIFEST_LINE)
+#: Manifest attributes that hold the data object: one of them is on every manifest line.
+SOURCE_ATTRIBUTES = ("source-ref", "source")
 
 
 # --------------------------------------------------------------------------- methods
@@ -246,6 +260,48 @@ def validate_consolidation(method: str, options: Mapping[str, Any]) -> list[str]
     return problems
 
 
+# --------------------------------------------------------------------------- label attribute
+#: ``CreateLabelingJob`` ``LabelAttributeName`` pattern (botocore model).
+LABEL_ATTRIBUTE_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}")
+#: Task types whose label is an S3 URI (the mask) rather than inline JSON.
+MASK_TASK_TYPES = ("SEMANTIC_SEGMENTATION", "INSTANCE_SEGMENTATION")
+
+
+def label_attribute_problems(name: str, task_type: str = CUSTOM) -> list[str]:
+    """Every reason ``name`` cannot be the label attribute of one of our jobs.
+
+    ``CreateLabelingJob`` allows a name ending in ``-ref`` only for the built-in
+    semantic segmentation, video and 3D point-cloud task types (those run AWS's
+    own pre-annotation functions). Every job of this library is a *custom* job
+    (our functions), so no task type may use ``-ref`` — semantic and instance
+    segmentation included: their label is still the mask's S3 URI, under a
+    name such as ``street-mask``. A name may not end in ``-metadata`` either
+    (Ground Truth writes ``<name>-metadata`` beside it).
+    """
+    problems = []
+    if not LABEL_ATTRIBUTE_PATTERN.fullmatch(name):
+        problems.append(
+            f"label attribute name {name!r} must be 1-127 letters, digits and single or "
+            "repeated hyphens, starting and ending with a letter or digit"
+        )
+    if name.endswith("-metadata"):
+        problems.append(
+            f"label attribute name {name!r} must not end in '-metadata' (Ground Truth writes "
+            f"'{name}-metadata' beside the label)"
+        )
+    if name.endswith("-ref"):
+        what = (
+            f"even for segmentation, whose label is the mask's S3 URI: use e.g. '{name[:-4]}-mask'"
+            if task_type in MASK_TASK_TYPES
+            else f"use e.g. '{name[:-4]}'"
+        )
+        problems.append(
+            f"label attribute name {name!r} must not end in '-ref': CreateLabelingJob allows "
+            f"'-ref' only for built-in task types, and this is a custom job ({what})"
+        )
+    return problems
+
+
 # --------------------------------------------------------------------------- settings
 def _labels_from(env: Mapping[str, str], problems: list[str]) -> tuple[str, ...] | None:
     raw = env.get(ENV_LABELS)
@@ -321,6 +377,9 @@ class PostAnnotationSettings:
     skill_scope_mode: str = SKILL_SCOPE_JOB
     output_uri: str | None = None
     metrics_namespace: str = METRICS_NAMESPACE
+    #: The job's labels in the job's order: class ids follow them when the event carries
+    #: no ``labelCategories`` (jobs made in the console). ``None``: not known.
+    labels: tuple[str, ...] | None = None
 
     def consolidation_json(self) -> str:
         """The ``GT_CONSOLIDATION`` value: method, keepAllAnnotations and options, sorted."""
@@ -349,6 +408,9 @@ class PostAnnotationSettings:
             problems.append(
                 f"skill scope {self.skill_scope_mode!r} is unknown; allowed: {', '.join(SKILL_SCOPES)}"
             )
+        if self.labels is not None and len(set(self.labels)) != len(self.labels):
+            repeated = sorted({label for label in self.labels if self.labels.count(label) > 1})
+            problems.append(f"labels must be unique; repeated: {', '.join(repeated)[:200]}")
         return problems
 
     def to_environment(self) -> dict[str, str]:
@@ -364,6 +426,8 @@ class PostAnnotationSettings:
         if self.output_uri:
             env[ENV_OUTPUT_URI] = self.output_uri
         env[ENV_METRICS_NAMESPACE] = self.metrics_namespace
+        if self.labels is not None:
+            env[ENV_LABELS] = json.dumps(list(self.labels))
         return env
 
     @staticmethod
@@ -405,6 +469,7 @@ class PostAnnotationSettings:
             problems.append(
                 f"{ENV_SKILL_SCOPE} {scope_mode!r} is unknown; allowed: {', '.join(SKILL_SCOPES)}"
             )
+        labels = _labels_from(env, problems)
         output_uri = env.get(ENV_OUTPUT_URI) or None
         if output_uri is not None and (
             not output_uri.startswith("s3://") or len(output_uri.rstrip("/")) <= len("s3://")
@@ -422,4 +487,5 @@ class PostAnnotationSettings:
             skill_scope_mode=scope_mode,
             output_uri=output_uri,
             metrics_namespace=env.get(ENV_METRICS_NAMESPACE) or METRICS_NAMESPACE,
+            labels=labels,
         )

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from .contract import (
     METRIC_ANSWERS_REJECTED,
+    METRIC_CONSOLIDATION_ERRORS,
     METRIC_MEAN_CONFIDENCE,
     METRIC_OBJECTS_CONSOLIDATED,
     METRICS_NAMESPACE,
@@ -48,10 +49,13 @@ def emit_consolidation_metrics(
     objects: int,
     rejected: int,
     mean_confidence: float | None,
+    errors: int = 0,
     namespace: str = METRICS_NAMESPACE,
     stream: TextIO | None = None,
 ) -> None:
-    """ObjectsConsolidated, AnswersRejected and MeanConfidence of one batch.
+    """ObjectsConsolidated, AnswersRejected, ConsolidationErrors and MeanConfidence of one batch.
+
+    ConsolidationErrors counts the objects that got a failure (no label).
 
     MeanConfidence is left out when no label of the batch has a confidence
     (an average of nothing is not zero).
@@ -59,13 +63,18 @@ def emit_consolidation_metrics(
     values: dict[str, float] = {
         METRIC_OBJECTS_CONSOLIDATED: objects,
         METRIC_ANSWERS_REJECTED: rejected,
+        METRIC_CONSOLIDATION_ERRORS: errors,
     }
     if mean_confidence is not None and math.isfinite(mean_confidence):
         values[METRIC_MEAN_CONFIDENCE] = round(mean_confidence, 4)
     record = emf_record(
         values,
         job_name=job_name,
-        units={METRIC_OBJECTS_CONSOLIDATED: "Count", METRIC_ANSWERS_REJECTED: "Count"},
+        units={
+            METRIC_OBJECTS_CONSOLIDATED: "Count",
+            METRIC_ANSWERS_REJECTED: "Count",
+            METRIC_CONSOLIDATION_ERRORS: "Count",
+        },
         namespace=namespace,
     )
     print(json.dumps(record), file=stream or sys.stdout, flush=True)

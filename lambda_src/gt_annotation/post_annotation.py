@@ -2,17 +2,19 @@
 
 The handler is thin: read the event and payload, call ``consolidate_batch``
 (pure, shared with the local workbench and the benchmarks), record worker
-skill, emit metrics, answer Ground Truth. Whatever happens to one answer or one
+skill, emit metrics, answer Ground Truth. Every entry's ``content`` is in the
+built-in task types' shape (``output.py``): ``<attr>`` and ``<attr>-metadata``. Whatever happens to one answer or one
 object, every dataset object of the payload gets exactly one entry:
 
 - an answer that cannot be used (not JSON, no answer element, a shape the
   consolidator's ``parse_answer`` refuses, an ``s3Uri`` that cannot be read)
   is left out of its object's consensus, counted and logged (object id,
   worker id, reason; never the data);
-- an object without a usable answer gets ``{"consolidation-error": reason,
-  "rejectedAnswers": n}``;
+- an object without a usable answer gets a failure as Ground Truth writes one:
+  no label, only ``<attr>-metadata`` with ``failure-reason`` (and
+  ``rejected-answers``), never a made-up label;
 - a consolidator that raises for the batch is retried object by object, and an
-  object that still fails gets a ``consolidation-error`` entry;
+  object that still fails gets a failure entry;
 - worker skill is a prior: a skill table that cannot be read or written is
   logged and the batch goes on with what it has.
 
@@ -42,6 +44,14 @@ from .events import (
 from .logs import get_logger
 from .metrics import emit_consolidation_metrics
 from .model import ConsolidationContext, Consolidator, ObjectAnswers, PngWriter, Rejection
+from .output import (
+    OutputContext,
+    consolidated_content,
+    creation_date,
+    failure_content,
+    job_name,
+    metadata_key,
+)
 from .skill import DynamoSkillStore, SkillStore, skill_scope
 
 LOGGER = get_logger("gt_annotation.post_annotation")
@@ -68,65 +78,84 @@ class BatchStats:
         return sum(self.confidences) / len(self.confidences) if self.confidences else None
 
 
-def _error_label(reason: str, rejected: int) -> dict[str, Any]:
-    return {"consolidation-error": reason, "rejectedAnswers": rejected}
-
-
 def _consolidate(
     consolidator: Consolidator, answered: list[ObjectAnswers], context: ConsolidationContext
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Labels and skill deltas of the batch; object by object if the batch fails."""
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """Results, skill deltas and failures (object id → reason) of the batch; object by
+    object if the batch fails."""
     try:
         batch = consolidator.consolidate(answered, context)
-        return dict(batch.labels), dict(batch.skill_updates)
+        return dict(batch.labels), dict(batch.skill_updates), {}
     except Exception as error:  # one bad object must not sink the batch: retry one by one
         LOGGER.warning(
             "batch consolidation failed; consolidating object by object",
             extra={"objects": len(answered), "error": type(error).__name__},
         )
-    labels: dict[str, Any] = {}
+    results: dict[str, Any] = {}
     updates: dict[str, Any] = {}
+    failures: dict[str, str] = {}
     for item in answered:
         try:
             single = consolidator.consolidate([item], context)
-            label = single.labels.get(item.dataset_object_id)
+            result = single.labels.get(item.dataset_object_id)
         except Exception as error:
             LOGGER.error(
                 "object could not be consolidated",
                 extra={"datasetObjectId": item.dataset_object_id, "error": type(error).__name__},
             )
-            labels[item.dataset_object_id] = _error_label(
-                f"consolidation failed ({type(error).__name__})", len(item.rejections)
-            )
+            failures[item.dataset_object_id] = f"consolidation failed ({type(error).__name__})"
             continue
-        if label is not None:
-            labels[item.dataset_object_id] = label
+        if result is not None:
+            results[item.dataset_object_id] = result
         for worker, delta in single.skill_updates.items():
             updates[worker] = updates[worker].add(delta) if worker in updates else delta
-    return labels, updates
+    return results, updates, failures
 
 
-def _checked_label(label: Any, item: ObjectAnswers) -> dict[str, Any]:
-    """The consolidator's label if it is a JSON object Ground Truth can store."""
-    if label is None:
+def _result_problem(result: Any, item: ObjectAnswers) -> str | None:
+    """Why the consolidator's result for an object cannot be output, or ``None``."""
+    if result is None:
         if item.answers:
-            return _error_label("the consolidator returned no label", len(item.rejections))
-        reason = "no usable worker answer" if item.rejections else "no worker answered this object"
-        return _error_label(reason, len(item.rejections))
-    if not isinstance(label, dict):
-        return _error_label(
-            f"the consolidator returned a {type(label).__name__}, not a JSON object",
-            len(item.rejections),
-        )
+            return "the consolidator returned no label"
+        return "no usable worker answer" if item.rejections else "no worker answered this object"
+    if not isinstance(result, dict):
+        return f"the consolidator returned a {type(result).__name__}, not a JSON object"
     try:
-        json.dumps(label, allow_nan=False)
+        json.dumps(result, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as error:
-        return _error_label(
+        return (
             f"the consolidated label is not valid JSON ({type(error).__name__}: a non-finite "
-            "number, a non-JSON value or a cycle)",
-            len(item.rejections),
+            "number, a non-JSON value or a cycle)"
         )
-    return label
+    return None
+
+
+def _content(
+    result: Any,
+    failure: str | None,
+    item: ObjectAnswers,
+    output: OutputContext,
+    raw_answers: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """The entry's ``content``: the built-in shape, or a failure (never a made-up label)."""
+    facts: dict[str, Any] = {
+        "data_object": item.data_object,
+        "workers": len(item.answers),
+        "rejected": len(item.rejections),
+        "raw_answers": raw_answers,
+    }
+    reason = failure or _result_problem(result, item)
+    if reason is None:
+        try:
+            content = consolidated_content(result, output, **facts)
+            json.dumps(content, allow_nan=False)
+            return content
+        except Exception as error:  # a result that does not fit its method's shape
+            reason = (
+                f"the consolidator's result does not fit the {output.method} output "
+                f"({type(error).__name__})"
+            )
+    return failure_content(reason, output, **facts)
 
 
 def _all_annotations(item: ObjectAnswers) -> list[dict[str, Any]]:
@@ -144,11 +173,16 @@ def consolidate_batch(
     write_png: PngWriter | None = None,
     fetch: Callable[[str], str] | None = None,
     consolidator: Consolidator | None = None,
+    job: str = "local",
+    created: str | None = None,
 ) -> tuple[list[dict[str, Any]], BatchStats, list[Rejection]]:
     """The Ground Truth response for a payload: one entry per dataset object, always.
 
     ``payload`` is the list Ground Truth writes at ``payload.s3Uri``. Returns
-    (response, stats, rejections). Worker skill is read from ``skill_store``
+    (response, stats, rejections). Each entry's ``content`` holds
+    ``<label_attribute_name>`` and its ``-metadata`` in the built-in shape
+    (``output.py``); ``job`` (the labeling job's ARN or name) gives the
+    metadata's ``job-name``, ``created`` its ``creation-date`` (default: now). Worker skill is read from ``skill_store``
     under ``scope`` (the prior) and the batch's evidence added to it; without
     a store, skill is learned within the batch only. ``consolidator``
     overrides the one of ``settings.method`` (tests, experiments). Raises only
@@ -184,7 +218,7 @@ def consolidate_batch(
     )
     raw_only = settings.method == ALL_ANNOTATIONS.name
     answered = [o for o in objects if o.answers]
-    labels_by_id, updates = _consolidate(consolidator, answered, context)
+    results, updates, failures = _consolidate(consolidator, answered, context)
     if skill_store is not None and updates:
         try:
             skill_store.add(scope, updates)
@@ -194,22 +228,35 @@ def consolidate_batch(
                 extra={"error": type(error).__name__, "detail": str(error)[:200]},
             )
 
+    output = OutputContext(
+        label_attribute_name=label_attribute_name,
+        job_name=job_name(job),
+        creation_date=created or creation_date(),
+        task_type=settings.task_type,
+        method=settings.method,
+    )
+    keep = settings.keep_all_annotations or raw_only
     response = []
     for item in objects:
-        label = _checked_label(labels_by_id.get(item.dataset_object_id), item)
-        if "consolidation-error" in label:
+        content = _content(
+            results.get(item.dataset_object_id),
+            failures.get(item.dataset_object_id),
+            item,
+            output,
+            _all_annotations(item) if keep else None,
+        )
+        metadata = content[metadata_key(label_attribute_name)]
+        if label_attribute_name not in content:
             stats.errors += 1
         else:
             stats.consolidated += 1
-            confidence = label.get("confidence")
+            confidence = metadata.get("confidence")
             if isinstance(confidence, int | float) and not isinstance(confidence, bool):
                 stats.confidences.append(float(confidence))
-        if settings.keep_all_annotations or raw_only:
-            label = {**label, "annotationsFromAllWorkers": _all_annotations(item)}
         response.append(
             {
                 "datasetObjectId": item.dataset_object_id,
-                "consolidatedAnnotation": {"content": {label_attribute_name: label}},
+                "consolidatedAnnotation": {"content": content},
             }
         )
     return response, stats, rejections
@@ -270,21 +317,27 @@ def run(event: Any, settings: Settings) -> list[dict[str, Any]]:
         else _inline_png_writer
     )
     store = DynamoSkillStore(settings.skill_table) if settings.skill_table else None
+    # A job made in the console sends no labelCategories: the job's own labels (from the
+    # construct) keep the class ids stable, never the order the answers arrived in.
+    labels = request.label_categories
+    if labels is None and settings.labels is not None:
+        labels = list(settings.labels)
     scope = skill_scope(
         settings.skill_scope_mode,
         request.job_name,
         settings.task_type,
-        request.label_categories or [],
+        labels or [],
     )
     response, stats, rejections = consolidate_batch(
         payload,
         settings,
-        labels=request.label_categories,
+        labels=labels,
         label_attribute_name=request.label_attribute_name,
         scope=scope,
         skill_store=store,
         write_png=write_png,
         fetch=access.read_text,
+        job=request.labeling_job_arn,
     )
     log_rejections(rejections)
     LOGGER.info(
@@ -302,6 +355,7 @@ def run(event: Any, settings: Settings) -> list[dict[str, Any]]:
         job_name=request.job_name,
         objects=stats.consolidated,
         rejected=stats.rejected,
+        errors=stats.errors,
         mean_confidence=stats.mean_confidence,
         namespace=settings.metrics_namespace,
     )

@@ -7,10 +7,20 @@ Request (one call per data object)::
 
 Response::
 
-    {"taskInput": {"taskObject": "s3://bucket/key.jpg", "labels": [...], ...},
+    {"taskInput": {"source-ref": "s3://bucket/key.jpg", ...every other attribute...,
+                   "taskObject": "s3://bucket/key.jpg", "labels": [...],
+                   "manifestLine": {...the whole manifest line...}},
      "isHumanAnnotationRequired": true}
 
-``taskInput`` becomes ``task.input`` in the worker template.
+``taskInput`` becomes ``task.input`` in the worker template. It keeps every
+attribute of the manifest line as it is (``source-ref`` / ``source`` too: AWS's
+task-UI samples read ``task.input.source``) and adds the keys of
+``contract.TASK_INPUT_KEYS``: ``taskObject`` (the object's URI or text),
+``labels`` (the job's labels, when known) and ``manifestLine`` (the whole line:
+what AWS's verification and adjustment templates read, e.g.
+``task.input.manifestLine["<attr>-metadata"]["class-map"]``). Those three
+win over manifest attributes of the same name, which stay readable under
+``manifestLine``.
 """
 
 from __future__ import annotations
@@ -18,7 +28,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .contract import ConfigurationError, PreAnnotationSettings
+from .contract import (
+    TASK_INPUT_LABELS,
+    TASK_INPUT_MANIFEST_LINE,
+    TASK_INPUT_OBJECT,
+    ConfigurationError,
+    PreAnnotationSettings,
+)
 from .logs import get_logger
 
 LOGGER = get_logger("gt_annotation.pre_annotation")
@@ -56,7 +72,6 @@ def build_task_input(
                 f"got {type(ref).__name__} {repr(ref)[:80]}"
             )
         task_object: str = ref
-        used = "source-ref"
     elif text is not None:
         if not isinstance(text, str):
             raise DataObjectError(
@@ -64,17 +79,17 @@ def build_task_input(
                 f"got {type(text).__name__}"
             )
         task_object = text
-        used = "source"
     else:
         raise DataObjectError(
             f'{_describe(data_object)}: neither "source-ref" (an s3:// URI) nor "source" '
             "(text) is present"
         )
-    # Every other attribute of the manifest line, so templates can use it (task.input.<key>).
-    task_input: dict[str, Any] = {key: value for key, value in data_object.items() if key != used}
-    task_input["taskObject"] = task_object
+    # Every attribute of the manifest line, so templates can use it (task.input.<key>).
+    task_input: dict[str, Any] = dict(data_object)
+    task_input[TASK_INPUT_OBJECT] = task_object
     if labels is not None:
-        task_input["labels"] = list(labels)
+        task_input[TASK_INPUT_LABELS] = list(labels)
+    task_input[TASK_INPUT_MANIFEST_LINE] = dict(data_object)
     required = not (skip_attribute and skip_attribute in data_object)
     return {"taskInput": task_input, "isHumanAnnotationRequired": required}
 

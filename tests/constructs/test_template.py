@@ -139,3 +139,86 @@ def test_every_problem_is_listed_at_once() -> None:
     with pytest.raises(TemplateError) as error:
         WorkerTemplate.from_string("{{ x | nope }}").validate(Consolidation.dawid_skene())
     assert len(error.value.problems) == 4
+
+
+# -- Liquid syntax errors name their real line (13.5) ---------------------------------------
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        ("<p>a</p>\n\n{{ task.input.x | }}", 5),  # an expression that ends too early
+        ("{% for x in %}{% endfor %}", 3),
+        ("{% if task.input.a %}\nb\n{% if b == %}\n{% endif %}{% endif %}", 5),
+        ("\n\n{% assign = 1 %}", 5),
+    ],
+)
+def test_fails_when_liquid_has_a_syntax_error_naming_its_real_line(body: str, line: int) -> None:
+    # GIVEN a template whose Liquid breaks below line 1
+    text = f"{SCRIPT}\n<crowd-form>\n{body}\n</crowd-form>"
+    # WHEN validated
+    with pytest.raises(TemplateError) as error:
+        WorkerTemplate.from_string(text, source="t.html").validate(Consolidation.all_annotations())
+    # THEN the problem names the line of the broken markup, not line 1
+    assert [p.split(":", 1)[0] for p in error.value.problems] == [str(line)]
+    assert "Liquid syntax error" in error.value.problems[0]
+
+
+# -- task.input keys the pre-annotation output will not have (item 4) -----------------------
+def template_reading(*reads: str) -> WorkerTemplate:
+    body = "\n".join(reads)
+    return WorkerTemplate.from_string(
+        f'{SCRIPT}\n<crowd-form>\n{body}\n<crowd-classifier name="c"></crowd-classifier>\n'
+        "</crowd-form>",
+        source="w.html",
+    )
+
+
+def test_warns_with_the_line_when_a_template_reads_a_key_the_task_input_lacks() -> None:
+    # GIVEN a template that reads an attribute nobody said the manifest has
+    template = template_reading(
+        "<p>{{ task.input.taskObject }}</p>", "<p>{{ task.input.review }}</p>"
+    )
+    # WHEN validated with a warnings list
+    warnings: list[str] = []
+    answer = template.validate(Consolidation.majority_vote(), warnings=warnings)
+    # THEN it is valid, and the one unknown read is a warning naming its line
+    assert answer == "c"
+    assert len(warnings) == 1 and warnings[0].startswith("4: the template reads task.input.review")
+    assert "taskObject, labels, manifestLine" in warnings[0]
+
+
+def test_known_keys_and_guarded_reads_are_not_warned_about() -> None:
+    template = template_reading(
+        "{{ task.input.taskObject }}{{ task.input.labels | to_json }}",
+        "{{ task.input.manifestLine['pets-metadata']['class-map'] | to_json }}",
+        "{{ task.input.source }}{{ task.input['source-ref'] }}",
+        "{{ task.input.header | default: 'Classify' }}",
+        "{% if task.input.hint %}{{ task.input.hint }}{% endif %}",
+        "{{ task.input | to_json }}",
+    )
+    warnings = template.task_input_warnings()
+    # The {% if %} test is guarded; the read inside it is not, and is warned about once.
+    assert [w.split(":", 1)[0] for w in warnings] == ["7"]
+    assert template.task_input_warnings(manifest_attributes=["hint"]) == []
+
+
+def test_the_data_kind_decides_between_source_and_source_ref() -> None:
+    template = template_reading("{{ task.input.source }}")
+    assert template.task_input_warnings(task_type=TaskType.TEXT_CLASSIFICATION) == []
+    (warning,) = template.task_input_warnings(task_type=TaskType.IMAGE_CLASSIFICATION)
+    assert "IMAGE_CLASSIFICATION data object has 'source-ref', not 'source'" in warning
+
+
+def test_manifest_attributes_given_are_known_and_named_in_the_warning() -> None:
+    template = template_reading("{{ task.input.camera }}", "{{ task.input.lens }}")
+    (warning,) = template.task_input_warnings(manifest_attributes=["camera", "source-ref"])
+    assert warning.startswith("4: the template reads task.input.lens")
+    assert "the manifest attributes are camera, source-ref" in warning
+
+
+@pytest.mark.parametrize("task_type", [t for t in TaskType if t is not TaskType.CUSTOM])
+def test_default_templates_read_only_what_the_task_input_has(task_type: TaskType) -> None:
+    warnings: list[str] = []
+    WorkerTemplate.for_task_type(task_type).validate(
+        Consolidation.for_task_type(task_type), warnings=warnings, task_type=task_type
+    )
+    assert warnings == []

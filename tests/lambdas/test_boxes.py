@@ -410,10 +410,12 @@ def test_a_real_payload_is_consolidated_end_to_end_and_skill_is_stored() -> None
         skill_store=store,
     )
     assert [entry["datasetObjectId"] for entry in response] == ["0", "1"]
-    label = response[0]["consolidatedAnnotation"]["content"]["street-cars"]
-    assert label["workers"] == 3
+    content = response[0]["consolidatedAnnotation"]["content"]
+    label, metadata = content["street-cars"], content["street-cars-metadata"]
+    assert metadata["workers"] == 3 and metadata["rejected-answers"] == 1
     assert [(a["class_id"], a["left"], a["top"]) for a in label["annotations"]] == [(0, 11, 20)]
-    assert "consolidation-error" in response[1]["consolidatedAnnotation"]["content"]["street-cars"]
+    failed = response[1]["consolidatedAnnotation"]["content"]
+    assert "street-cars" not in failed and "failure-reason" in failed["street-cars-metadata"]
     assert [r.worker_id for r in rejections] == ["private.us-east-1.dddd"]
     assert (stats.consolidated, stats.errors, stats.rejected) == (1, 1, 1)
     assert store.all("job#street-cars")["private.us-east-1.aaaa"].agreements == 1.0

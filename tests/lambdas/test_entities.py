@@ -261,9 +261,12 @@ def test_a_real_payload_is_consolidated_end_to_end() -> None:
         scope="job#people",
     )
     assert rejections == []
-    label = response[0]["consolidatedAnnotation"]["content"]["people"]
-    assert spans_of(label) == [("PER", 0, 12), ("LOC", 44, 50)]
-    assert label["workers"] == 3
+    content = response[0]["consolidatedAnnotation"]["content"]
+    assert [
+        (e["label"], e["startOffset"], e["endOffset"])
+        for e in content["people"]["annotations"]["entities"]
+    ] == [("PER", 0, 12), ("LOC", 44, 50)]
+    assert content["people-metadata"]["workers"] == 3
 
 
 # -- properties -------------------------------------------------------------------------

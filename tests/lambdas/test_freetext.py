@@ -175,9 +175,9 @@ def test_a_real_payload_is_consolidated_end_to_end() -> None:
         scope="job#receipts",
     )
     assert rejections == []
-    label = response[0]["consolidatedAnnotation"]["content"]["total"]
-    assert label["text"] == "12.50"
-    assert label["workers"] == 3
+    content = response[0]["consolidatedAnnotation"]["content"]
+    assert content["total"] == "12.50"
+    assert content["total-metadata"]["workers"] == 3
 
 
 # -- properties -------------------------------------------------------------------------

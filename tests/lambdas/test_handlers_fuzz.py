@@ -184,12 +184,20 @@ def check_response(response: Any, payload: Any, attribute: str) -> None:
     json.dumps(response, allow_nan=False)  # what Ground Truth gets is strict JSON
     for entry in response:
         assert set(entry) == {"datasetObjectId", "consolidatedAnnotation"}
-        label = entry["consolidatedAnnotation"]["content"][attribute]
-        assert isinstance(label, dict)
-        if "consolidation-error" in label:
-            assert isinstance(label["consolidation-error"], str) and label["consolidation-error"]
-            assert isinstance(label["rejectedAnswers"], int)
-        confidence = label.get("confidence")
+        content = entry["consolidatedAnnotation"]["content"]
+        # The built-in layout: the label (absent for a failure) and its metadata, nothing else.
+        assert set(content) in ({attribute, f"{attribute}-metadata"}, {f"{attribute}-metadata"})
+        metadata = content[f"{attribute}-metadata"]
+        assert isinstance(metadata["job-name"], str) and metadata["job-name"].startswith(
+            "labeling-job/"
+        )
+        if attribute not in content:
+            reason = metadata["failure-reason"]
+            assert isinstance(reason, str) and reason
+            assert isinstance(metadata["rejected-answers"], int)
+        else:
+            assert "failure-reason" not in metadata and metadata["human-annotated"] == "yes"
+        confidence = metadata.get("confidence")
         if confidence is not None:
             assert 0.0 <= confidence <= 1.0
 
@@ -352,11 +360,11 @@ def test_a_misbehaving_consolidator_cannot_sink_the_batch(
     check_response(response, payload, "x")
     assert stats.consolidated + stats.errors == stats.objects == len(response)
     for entry in response:
-        label = entry["consolidatedAnnotation"]["content"]["x"]
-        if entry["datasetObjectId"] in failing and "n" not in label:
-            assert "consolidation-error" in label
+        content = entry["consolidatedAnnotation"]["content"]
+        if entry["datasetObjectId"] in failing and "n" not in content.get("x", {}):
+            assert "x" not in content and "failure-reason" in content["x-metadata"]
         if keep:
-            assert isinstance(label["annotationsFromAllWorkers"], list)
+            assert isinstance(content["x-metadata"]["annotationsFromAllWorkers"], list)
 
 
 # -- pre-annotation handler ------------------------------------------------------------------
@@ -391,4 +399,9 @@ def test_pre_annotation_answers_or_names_the_malformed_object(event: Any, skip: 
     task_input = response["taskInput"]
     assert isinstance(task_input["taskObject"], str) and task_input["labels"] == ["Cat", "Dog"]
     assert task_input["taskObject"] in (data_object.get("source-ref"), data_object.get("source"))
+    # Every attribute of the line stays (source-ref / source included) and the whole line too.
+    assert task_input["manifestLine"] == data_object
+    for key, value in data_object.items():
+        if key not in ("taskObject", "labels", "manifestLine"):
+            assert task_input[key] == value
     json.dumps(response, allow_nan=False)

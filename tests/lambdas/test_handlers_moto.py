@@ -122,10 +122,18 @@ def test_the_s3_payload_is_read_in_either_access_mode(
     # WHEN Ground Truth calls the handler
     response = post_annotation.handler(event, None)
     # THEN every object of the payload has its entry
-    labels = [e["consolidatedAnnotation"]["content"]["pets"] for e in response]
+    contents = [e["consolidatedAnnotation"]["content"] for e in response]
     assert [e["datasetObjectId"] for e in response] == ["0", "1", "2", "3"]
-    assert [label.get("class-name") for label in labels] == ["Cat", "Dog", "Rabbit", None]
-    assert labels[3]["consolidation-error"] == "no usable worker answer"
+    assert [c.get("pets") for c in contents] == [0, 1, 2, None]
+    assert [c["pets-metadata"].get("class-name") for c in contents] == [
+        "Cat",
+        "Dog",
+        "Rabbit",
+        None,
+    ]
+    assert contents[3]["pets-metadata"]["failure-reason"].startswith("no usable worker answer")
+    # AND job-name is the ARN's resource part
+    assert {c["pets-metadata"]["job-name"] for c in contents} == {f"labeling-job/{JOB}"}
     # AND the credentials were the execution role's (STS) only in the assume mode
     assumed = payload_module._CLIENTS.get(aws["role_arn"])
     if mode == "ASSUME_EXECUTION_ROLE":
@@ -182,8 +190,8 @@ def test_large_answers_are_read_from_annotation_data_s3_uri(
     # WHEN consolidated
     response = post_annotation.handler(put_event(aws, payload), None)
     # THEN the stored answer counted, the missing one was left out, and the object answered
-    label = response[0]["consolidatedAnnotation"]["content"]["pets"]
-    assert label["class-name"] == "Dog" and label["workers"] == 2
+    metadata = response[0]["consolidatedAnnotation"]["content"]["pets-metadata"]
+    assert metadata["class-name"] == "Dog" and metadata["workers"] == 2
 
 
 # -- worker skill in DynamoDB ----------------------------------------------------------------
@@ -214,6 +222,7 @@ def test_skill_counts_accumulate_across_batches(
         directive = record["_aws"]["CloudWatchMetrics"][0]
         assert directive["Namespace"] == "GroundTruthConstructs"
         assert (record["ObjectsConsolidated"], record["AnswersRejected"]) == (3, 3)
+        assert record["ConsolidationErrors"] == 1  # the object whose answers were all unusable
         assert 0.0 < record["MeanConfidence"] <= 1.0
         assert record["LabelingJob"] == JOB
 
@@ -296,22 +305,23 @@ def test_segmentation_masks_are_written_to_s3_and_referenced(
     ]
     event = put_event(aws, payload)
     event["labelCategories"] = ["Person"]
-    event["labelAttributeName"] = "street-ref"
+    event["labelAttributeName"] = "street-mask"  # a custom job may not use -ref
     # WHEN consolidated
     response = post_annotation.handler(event, None)
-    # THEN the label references an indexed PNG under the job's output prefix
-    label = response[0]["consolidatedAnnotation"]["content"]["street-ref"]
-    assert label["label-ref"] == f"s3://{BUCKET}/jobs/{JOB}/consolidated-masks/0.png"
+    # THEN the label is the URI of an indexed PNG under the job's output prefix
+    content = response[0]["consolidatedAnnotation"]["content"]
+    label, metadata = content["street-mask"], content["street-mask-metadata"]
+    assert label == f"s3://{BUCKET}/jobs/{JOB}/consolidated-masks/0.png"
     body = aws["s3"].get_object(Bucket=BUCKET, Key=f"jobs/{JOB}/consolidated-masks/0.png")
     mask = decode(body["Body"].read())
     assert (mask.width, mask.height) == (4, 2) and mask.color_type == 3
-    names = {int(k): v["class-name"] for k, v in label["internal-color-map"].items()}
+    names = {int(k): v["class-name"] for k, v in metadata["internal-color-map"].items()}
     painted = [
         "".join("#" if names[mask.pixel(x, y)[0]] == "Person" else "." for x in range(4))
         for y in range(2)
     ]
     assert painted == ["##..", "#..."]  # a pixel is Person where two of the three workers say so
-    assert label["workers"] == 3
+    assert metadata["workers"] == 3
 
 
 # -- pre-annotation in the same account ------------------------------------------------------

@@ -52,8 +52,22 @@ def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
 
 
-def label_of(entry: dict[str, Any], attribute: str = "pets") -> dict[str, Any]:
+def label_of(entry: dict[str, Any], attribute: str = "pets") -> Any:
     return entry["consolidatedAnnotation"]["content"][attribute]
+
+
+def meta_of(entry: dict[str, Any], attribute: str = "pets") -> dict[str, Any]:
+    metadata: dict[str, Any] = entry["consolidatedAnnotation"]["content"][f"{attribute}-metadata"]
+    return metadata
+
+
+def failure_of(entry: dict[str, Any], attribute: str = "pets") -> tuple[str, int]:
+    """(failure-reason, rejected-answers) of a failed entry, which has no label at all."""
+    content = entry["consolidatedAnnotation"]["content"]
+    assert set(content) == {f"{attribute}-metadata"}  # no made-up label
+    metadata = content[f"{attribute}-metadata"]
+    assert "human-annotated" not in metadata and "confidence" not in metadata
+    return metadata["failure-reason"], metadata["rejected-answers"]
 
 
 def answer(worker: str, value: Any, name: str = "category") -> dict[str, Any]:
@@ -197,14 +211,15 @@ def test_classification_payload_gets_one_entry_per_object_in_order() -> None:
     )
     # THEN every object has exactly one entry, in payload order
     assert [e["datasetObjectId"] for e in response] == ["0", "1", "2", "3"]
-    labels = [label_of(e) for e in response]
-    assert [label.get("class-name") for label in labels[:3]] == ["Cat", "Dog", "Rabbit"]
-    assert [label.get("workers") for label in labels[:3]] == [3, 3, 2]
-    for label in labels[:3]:
-        assert CATEGORIES[label["class-id"]] == label["class-name"]
-        assert 0.0 < label["confidence"] <= 1.0
-    # AND the all-broken object says why, with how many answers were left out
-    assert labels[3] == {"consolidation-error": "no usable worker answer", "rejectedAnswers": 2}
+    labels = [label_of(e) for e in response[:3]]
+    metas = [meta_of(e) for e in response[:3]]
+    assert [m["class-name"] for m in metas] == ["Cat", "Dog", "Rabbit"]
+    assert [m["workers"] for m in metas] == [3, 3, 2]
+    for label, metadata in zip(labels, metas, strict=True):
+        assert CATEGORIES[label] == metadata["class-name"]
+        assert 0.0 < metadata["confidence"] <= 1.0
+    # AND the all-broken object gets no label, and says why and how many answers were left out
+    assert failure_of(response[3]) == ("no usable worker answer (2 answers rejected)", 2)
     # AND each left-out answer is named by object, worker and reason (no data)
     reasons = {(r.dataset_object_id, r.worker_id): r.reason for r in rejections}
     assert set(reasons) == {("2", W3), ("3", W1), ("3", W2)}
@@ -212,9 +227,7 @@ def test_classification_payload_gets_one_entry_per_object_in_order() -> None:
     assert reasons[("3", W1)].startswith("answer content is not JSON")
     assert reasons[("3", W2)] == "answer has no 'category' element (keys: crowd-image-classifier)"
     assert (stats.objects, stats.consolidated, stats.errors, stats.rejected) == (4, 3, 1, 3)
-    assert stats.mean_confidence == pytest.approx(
-        sum(label["confidence"] for label in labels[:3]) / 3
-    )
+    assert stats.mean_confidence == pytest.approx(sum(m["confidence"] for m in metas) / 3)
     # AND the batch's evidence went to the store
     assert set(store.all("job#pets")) == {W1, W2, W3}
 
@@ -243,7 +256,8 @@ def test_an_unusable_answer_is_left_out_with_a_reason(annotation: Any, reason: s
         [entry("0", answer("good", 2, "n"), annotation)], Counting()
     )
     # THEN the object is consolidated from the good answer alone
-    assert label_of(response[0], "x")["sum"] == 2 and label_of(response[0], "x")["workers"] == 1
+    assert label_of(response[0], "x") == {"sum": 2}
+    assert meta_of(response[0], "x")["workers"] == 1
     assert len(rejections) == 1 and reason in rejections[0].reason
     assert stats.rejected == 1 and stats.consolidated == 1
 
@@ -326,10 +340,7 @@ def test_entries_without_an_id_or_with_a_repeated_id_are_reported_not_answered()
     ]
     response, stats, rejections = run_fake(payload, Counting())
     assert [e["datasetObjectId"] for e in response] == ["0", "9"]
-    assert label_of(response[1], "x") == {
-        "consolidation-error": "no usable worker answer",
-        "rejectedAnswers": 1,
-    }
+    assert failure_of(response[1], "x") == ("no usable worker answer (1 answer rejected)", 1)
     reasons = [r.reason for r in rejections]
     assert "payload entry 1 has no datasetObjectId" in reasons
     assert "payload entry 3 has no datasetObjectId" in reasons
@@ -340,10 +351,7 @@ def test_entries_without_an_id_or_with_a_repeated_id_are_reported_not_answered()
 
 def test_an_object_nobody_answered_still_gets_an_entry() -> None:
     response, stats, _ = run_fake([entry("0")], Counting())
-    assert label_of(response[0], "x") == {
-        "consolidation-error": "no worker answered this object",
-        "rejectedAnswers": 0,
-    }
+    assert failure_of(response[0], "x") == ("no worker answered this object", 0)
     assert stats.errors == 1 and stats.mean_confidence is None
 
 
@@ -362,12 +370,11 @@ def test_a_failing_batch_is_consolidated_object_by_object(
     response, stats, _ = run_fake(payload, fake, store)
     # THEN the batch was retried one object at a time
     assert fake.calls == [["0", "1", "2"], ["0"], ["1"], ["2"]]
-    labels = [label_of(e, "x") for e in response]
-    assert labels[0]["sum"] == 3 and labels[2]["sum"] == 4
-    assert labels[1] == {
-        "consolidation-error": "consolidation failed (RuntimeError)",
-        "rejectedAnswers": 1,
-    }
+    assert label_of(response[0], "x")["sum"] == 3 and label_of(response[2], "x")["sum"] == 4
+    assert failure_of(response[1], "x") == (
+        "consolidation failed (RuntimeError) (1 answer rejected)",
+        1,
+    )
     assert (stats.consolidated, stats.errors) == (2, 1)
     # AND the skill evidence of the objects that worked is merged per worker
     skills = store.all("job#t")
@@ -392,8 +399,7 @@ def test_a_label_ground_truth_could_not_store_becomes_an_error_entry(
     result: Any, reason: str
 ) -> None:
     response, stats, _ = run_fake([entry("0", answer("a", 1, "n"))], Counting(result=result))
-    label = label_of(response[0], "x")
-    assert label["consolidation-error"].startswith(reason) and stats.errors == 1
+    assert failure_of(response[0], "x")[0].startswith(reason) and stats.errors == 1
     json.dumps(response, allow_nan=False)
 
 
@@ -405,10 +411,7 @@ def test_an_object_the_consolidator_forgot_gets_an_error_entry() -> None:
             return BatchResult()
 
     response, _, _ = run_fake([entry("0", answer("a", 1, "n"))], Forgetful())
-    assert label_of(response[0], "x") == {
-        "consolidation-error": "the consolidator returned no label",
-        "rejectedAnswers": 0,
-    }
+    assert failure_of(response[0], "x") == ("the consolidator returned no label", 0)
 
 
 # -- raw answers ------------------------------------------------------------------------------
@@ -427,9 +430,11 @@ def test_keep_all_annotations_adds_parsed_answers_beside_the_consensus() -> None
         label_attribute_name="pets",
         scope="s",
     )
-    label = label_of(response[0])
-    assert label["class-name"] == "Cat" and label["method"] == "majority-vote"
-    assert label["annotationsFromAllWorkers"] == [
+    # THEN the label is the built-in one, and the raw answers are in the metadata only
+    assert label_of(response[0]) == 0
+    metadata = meta_of(response[0])
+    assert metadata["class-name"] == "Cat" and metadata["method"] == "majority-vote"
+    assert metadata["annotationsFromAllWorkers"] == [
         {"workerId": W1, "annotationData": {"content": {"category": {"label": "Cat"}}}},
         {"workerId": W2, "annotationData": {"content": {"category": {"label": "Cat"}}}},
         {"workerId": W3, "annotationData": {"content": {"category": {"label": "Dog"}}}},
@@ -451,16 +456,16 @@ def test_all_annotations_outputs_only_the_parsed_raw_answers() -> None:
     response, stats, _ = consolidate_batch(
         payload, raw, labels=None, label_attribute_name="x", scope="s"
     )
-    assert label_of(response[0], "x") == {
-        "annotationsFromAllWorkers": [
-            {"workerId": "w1", "annotationData": {"content": {"free": "text", "n": [1, 2]}}}
-        ]
-    }
-    assert label_of(response[1], "x") == {
-        "consolidation-error": "no usable worker answer",
-        "rejectedAnswers": 1,
-        "annotationsFromAllWorkers": [],
-    }
+    # THEN the label is {} (what Ground Truth writes for a custom job without consolidation)
+    # and the raw answers are in the metadata
+    assert label_of(response[0], "x") == {}
+    metadata = meta_of(response[0], "x")
+    assert metadata["type"] == "groundtruth/custom" and metadata["workers"] == 1
+    assert metadata["annotationsFromAllWorkers"] == [
+        {"workerId": "w1", "annotationData": {"content": {"free": "text", "n": [1, 2]}}}
+    ]
+    assert failure_of(response[1], "x") == ("no usable worker answer (1 answer rejected)", 1)
+    assert meta_of(response[1], "x")["annotationsFromAllWorkers"] == []
     assert (stats.consolidated, stats.errors, stats.rejected) == (1, 1, 2)
 
 
@@ -633,6 +638,7 @@ def test_metrics_are_one_embedded_metric_format_record(monkeypatch: pytest.Monke
         job_name="pets-1",
         objects=10,
         rejected=2,
+        errors=1,
         mean_confidence=0.81234,
         namespace=namespace,
         stream=stream,
@@ -644,9 +650,11 @@ def test_metrics_are_one_embedded_metric_format_record(monkeypatch: pytest.Monke
     assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
         "ObjectsConsolidated": "Count",
         "AnswersRejected": "Count",
+        "ConsolidationErrors": "Count",
         "MeanConfidence": "None",
     }
     assert (record["ObjectsConsolidated"], record["AnswersRejected"]) == (10, 2)
+    assert record["ConsolidationErrors"] == 1
     assert record["MeanConfidence"] == 0.8123
     assert (record["Function"], record["LabelingJob"]) == ("post-fn", "pets-1")
     assert isinstance(record["_aws"]["Timestamp"], int)
@@ -662,6 +670,7 @@ def test_mean_confidence_is_left_out_when_no_label_has_one() -> None:
     assert [m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]] == [
         "ObjectsConsolidated",
         "AnswersRejected",
+        "ConsolidationErrors",
     ]
     assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "GroundTruthConstructs"
 

@@ -24,7 +24,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GT_SKIP_IF_LABELED", raising=False)
 
 
-def test_image_line_becomes_task_object_labels_and_every_other_attribute(
+def test_image_line_keeps_every_attribute_and_adds_task_object_labels_and_manifest_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN the image event Ground Truth sends and the construct's label list
@@ -32,15 +32,18 @@ def test_image_line_becomes_task_object_labels_and_every_other_attribute(
     monkeypatch.setenv("GT_LABELS", json.dumps(["Person", "Bicycle"]))
     # WHEN the handler runs
     response = pre_annotation.handler(event, None)
-    # THEN taskInput carries the object, the labels and the line's other attributes
+    # THEN taskInput keeps every attribute of the line (source-ref too) and adds the
+    # object, the labels and the whole line
     line = event["dataObject"]
     assert response == {
         "taskInput": {
-            "taskObject": line["source-ref"],
-            "labels": ["Person", "Bicycle"],
+            "source-ref": line["source-ref"],
             "camera": line["camera"],
             "captured": line["captured"],
             "hints": line["hints"],
+            "taskObject": line["source-ref"],
+            "labels": ["Person", "Bicycle"],
+            "manifestLine": line,
         },
         "isHumanAnnotationRequired": True,
     }
@@ -57,12 +60,29 @@ def test_text_line_uses_source_and_keeps_earlier_labels_for_templates() -> None:
     assert task_input["review-id"] == 4711
     assert task_input["sentiment"] == {"class-name": "Positive", "confidence": 0.71}
     assert "labels" not in task_input  # GT_LABELS unset
-    assert "source" not in task_input  # it became taskObject
+    # AWS's task-UI samples read task.input.source: it stays
+    assert task_input["source"] == event["dataObject"]["source"]
+    assert task_input["manifestLine"] == event["dataObject"]
 
 
 def test_source_ref_wins_over_source_and_source_stays_an_attribute() -> None:
     response = build_task_input({"source-ref": "s3://b/a.jpg", "source": "caption"})
-    assert response["taskInput"] == {"taskObject": "s3://b/a.jpg", "source": "caption"}
+    line = {"source-ref": "s3://b/a.jpg", "source": "caption"}
+    assert response["taskInput"] == {**line, "taskObject": "s3://b/a.jpg", "manifestLine": line}
+
+
+def test_added_keys_win_over_attributes_of_the_same_name_which_stay_in_manifest_line() -> None:
+    line = {"source": "x", "labels": "old", "taskObject": 1, "manifestLine": "m"}
+    task_input = build_task_input(line, ["Cat"])["taskInput"]
+    assert (task_input["taskObject"], task_input["labels"]) == ("x", ["Cat"])
+    assert task_input["manifestLine"] == line
+
+
+def test_manifest_line_is_a_copy() -> None:
+    line = {"source": "x", "earlier": {"a": 1}}
+    task_input = build_task_input(line)["taskInput"]
+    task_input["manifestLine"]["source"] = "changed"
+    assert line["source"] == "x"
 
 
 def test_labels_are_copied_not_shared() -> None:

@@ -188,10 +188,13 @@ def test_semantic_vote_counts_background_of_workers_who_painted_nothing() -> Non
         ["Car", "Road"],
     )
     assert png.samples == plane([(0, 0, 32, 48, 1)])
-    names = {v["class-name"] for v in label["internal-color-map"].values()}
-    assert names == {"BACKGROUND", "Car"}
-    car = next(v for v in label["internal-color-map"].values() if v["class-name"] == "Car")
-    assert car["hex-color"] == "#ff0000" and car["confidence"] == pytest.approx(2 / 3, abs=0.01)
+    # Every label of the job is listed with its colour, painted or not (Road is not)...
+    names = [v["class-name"] for v in label["internal-color-map"].values()]
+    assert names == ["BACKGROUND", "Car", "Road"]
+    assert label["internal-color-map"]["1"] == {"class-name": "Car", "hex-color": "#ff0000"}
+    # ...and only painted classes have a confidence.
+    assert set(label["class-confidences"]) == {"0", "1"}
+    assert label["class-confidences"]["1"] == pytest.approx(2 / 3, abs=0.01)
 
 
 def test_semantic_reads_rgb_masks_through_label_mappings() -> None:

@@ -423,18 +423,43 @@ def test_consolidate_a_recipe_manifest_one_line_per_input_line(
     assert len(lines) == len(given) == 6
     for line, original in zip(lines, given):
         assert line["source-ref"] == original["source-ref"]
+        # The built-in image-classification shape: the class index, the rest in the metadata.
         label, meta = line["pets"], line["pets-metadata"]
-        assert "annotationsFromAllWorkers" not in label
-        assert label["workers"] == 3 and 0 <= label["confidence"] <= 1
-        assert label["class-name"] == PET_LABELS[label["class-id"]]
-        assert meta["type"] == "groundtruth/custom" and meta["human-annotated"] == "yes"
+        assert isinstance(label, int) and "annotationsFromAllWorkers" not in meta
+        assert meta["workers"] == 3 and 0 <= meta["confidence"] <= 1
+        assert meta["class-name"] == PET_LABELS[label]
+        assert meta["type"] == "groundtruth/image-classification"
+        assert meta["human-annotated"] == "yes"
         assert meta["job-name"] == "labeling-job/pets-2023"
-        assert meta["confidence"] == label["confidence"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}", meta["creation-date"])
     # Unanimous answers win; the parsed-content line (5) counts like the others.
-    assert [line["pets"]["class-name"] for line in lines][1] == "Dog"
-    assert lines[4]["pets"]["class-name"] == "Cat"
-    assert lines[0]["pets"]["class-name"] == "Cat"
+    assert [line["pets-metadata"]["class-name"] for line in lines][1] == "Dog"
+    assert lines[4]["pets-metadata"]["class-name"] == "Cat"
+    assert lines[0]["pets-metadata"]["class-name"] == "Cat"
+
+
+def test_consolidate_reads_its_own_new_output_with_kept_answers_round_trip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the old-format manifest (answers under <attr>) consolidated keeping every answer
+    first, second = tmp_path / "first.manifest", tmp_path / "second.manifest"
+    args = ["--task-type", "IMAGE_CLASSIFICATION", "--label-attribute", "pets",
+            "--labels", *PET_LABELS, "--keep-all-annotations"]  # fmt: skip
+    code, _, _ = run(capsys, "consolidate", str(PETS), *args, "--out", str(first))
+    assert code == 0
+    written = read_jsonl(first)
+    assert all(isinstance(line["pets-metadata"]
+               ["annotationsFromAllWorkers"], list) for line in written)  # fmt: skip
+    # WHEN the new-format output (answers in <attr>-metadata) is consolidated again
+    code, stdout, _ = run(capsys, "consolidate", str(first), *args, "--out", str(second))
+    # THEN every line consolidates again, to the same labels, in the same shape
+    assert code == 0 and "wrote 6 consolidated line(s)" in stdout
+    again = read_jsonl(second)
+    assert [line["pets"] for line in again] == [line["pets"] for line in written]
+    assert [line["pets-metadata"]["class-name"] for line in again] == [
+        line["pets-metadata"]["class-name"] for line in written
+    ]
+    assert {line["pets-metadata"]["job-name"] for line in again} == {"labeling-job/pets-2023"}
 
 
 def test_consolidate_reports_a_bad_line_by_its_number_and_goes_on(
@@ -474,9 +499,14 @@ def test_consolidate_infers_labels_with_a_warning(
     )  # fmt: skip
     assert code == 0
     assert "labels inferred from the answers: ['Bird', 'Cat', 'Dog']" in err
-    labels = [line["pets"] for line in read_jsonl(out)]
-    assert {label["method"] for label in labels} == {"majority-vote"}
-    assert labels[1] == {**labels[1], "class-name": "Dog", "class-id": 2, "confidence": 1.0}
+    lines = read_jsonl(out)
+    assert {line["pets-metadata"]["method"] for line in lines} == {"majority-vote"}
+    assert lines[1]["pets"] == 2
+    assert lines[1]["pets-metadata"] == {
+        **lines[1]["pets-metadata"],
+        "class-name": "Dog",
+        "confidence": 1.0,
+    }
 
 
 def test_fails_when_the_label_attribute_is_wrong(
@@ -548,8 +578,11 @@ def test_consolidate_a_worker_response_folder(
     lines = read_jsonl(out)
     texts = read_jsonl(FIXTURES / "reviews.input.manifest")
     assert [line["source"] for line in lines] == [t["source"] for t in texts]
-    assert [line["sentiment"]["class-name"] for line in lines][:2] == ["Negative", "Positive"]
-    assert all(line["sentiment-metadata"]["job-name"] == "reviews" for line in lines)
+    assert [line["sentiment"] for line in lines][:2] == [0, 2]
+    metadata = [line["sentiment-metadata"] for line in lines]
+    assert [m["class-name"] for m in metadata][:2] == ["Negative", "Positive"]
+    assert {m["type"] for m in metadata} == {"groundtruth/text-classification"}
+    assert all(m["job-name"] == "labeling-job/reviews" for m in metadata)
 
 
 def _png_size_and_depth(path: Path) -> tuple[int, int, int, int]:
@@ -595,7 +628,8 @@ def test_consolidate_instance_segmentation_from_the_sample_format(
     assert len(lines) == 2
     for line, expected in zip(lines, (["Person"], ["Car", "Person"])):
         label = line["street-people"]
-        assert label["workers"] == 3
+        assert line["street-people-metadata"]["workers"] == 3
+        assert line["street-people-metadata"]["type"] == "gt-constructs/instance-segmentation"
         assert sorted(i["label"] for i in label["instances"]) == expected
         mask = Path(label["label-ref"])
         assert mask.parent == (tmp_path / "street-masks").resolve() and mask.is_file()
@@ -714,7 +748,7 @@ def test_simulate_classification_recovers_the_workers(
     assert len(read_jsonl(tmp_path / "input.manifest")) == 150
     truth = read_jsonl(tmp_path / "truth.jsonl")
     right = sum(
-        line["simulated"]["class-name"] == t["truth"]
+        line["simulated-metadata"]["class-name"] == t["truth"]
         for line, t in zip(read_jsonl(tmp_path / "output.manifest"), truth)
     )
     assert right / 150 == pytest.approx(accuracy, abs=0.001)

@@ -5,8 +5,9 @@ indices through the worker's ``labelMappings`` (label → colour); colours no
 label uses are background. Every worker who answered votes at every pixel —
 background where they painted nothing — with a weight from their stored skill;
 the class with the most weight wins (background on ties). The result is one
-indexed PNG with a confidence per class: the mean share of the vote its pixels
-got.
+indexed PNG (palette index = class index), the colour of every class of the job
+(``internal-color-map``, painted or not) and a confidence per painted class:
+the mean share of the vote its pixels got.
 """
 
 from __future__ import annotations
@@ -143,12 +144,17 @@ def _vote(
     entries = voters[0][1].entries
     palette = [BACKGROUND_COLOUR, *(colour for _, colour in entries)]
     several = len(voters) > 1
+    # Every class of the job, painted or not (verification needs the colours), as the
+    # built-in job lists it; the confidence of each painted class beside it.
     color_map: dict[str, dict[str, Any]] = {
         str(cls): {
             "class-name": BACKGROUND if cls == 0 else entries[cls - 1][0],
-            "hex-color": hex_colour(palette[cls]),
-            "confidence": round(support.get(cls, 0) / (total * n), 4) if several else 0.0,
+            "hex-color": hex_colour(colour),
         }
+        for cls, colour in enumerate(palette)
+    }
+    class_confidences = {
+        str(cls): round(support.get(cls, 0) / (total * n), 4) if several else 0.0
         for cls, n in sorted(pixels.items())
         if n
     }
@@ -159,6 +165,7 @@ def _vote(
     label = {
         "label-ref": reference,
         "internal-color-map": color_map,
+        "class-confidences": class_confidences,
         "image_size": [{"width": width, "height": height, "depth": 3}],
         "confidence": round(image_confidence, 4),
         "workers": len(voters),
