@@ -153,7 +153,7 @@ DAWID_SKENE = MethodSpec(
     "dawid-skene",
     "classification",
     _CLASSIFIERS,
-    (OptionSpec("maxIterations", int, 1, 10_000, 100, doc="cap on EM iterations"),),
+    (OptionSpec("maxIterations", int, 1, 10_000, 1000, doc="guard on EM iterations"),),
 )
 MAJORITY_VOTE = MethodSpec("majority-vote", "classification", _CLASSIFIERS)
 MULTI_LABEL = MethodSpec(

@@ -1,0 +1,199 @@
+"""Dawid–Skene keeps class-dependent errors: rare classes, workers who miss or over-use one.
+
+Generated batches with gold labels where the workers' error rates depend on the
+true class. A model that flattens every worker toward a symmetric one-coin
+worker (the same accuracy whatever the class) under-predicts the rare class
+and fails these tests; so does one that cannot tell when one-coin is right.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import pytest
+from gt_annotation.consensus.classification import (
+    CONSOLIDATOR,
+    DEFAULT_MAX_ITERATIONS,
+    STRENGTHS,
+    dawid_skene,
+)
+from gt_annotation.model import ConsolidationContext, ObjectAnswers, WorkerAnswer
+
+Rows = list[list[float]]
+
+
+def row(k: int, truth: int, accuracy: float, errors: Sequence[float] | None = None) -> list[float]:
+    weights = list(errors) if errors is not None else [1.0] * k
+    weights[truth] = 0.0
+    return [
+        accuracy if g == truth else (1 - accuracy) * w / sum(weights) for g, w in enumerate(weights)
+    ]
+
+
+def generate(
+    seed: int, objects: int, shares: Sequence[float], workers: list[Rows], per_object: int
+) -> tuple[list[list[tuple[int, int]]], list[int]]:
+    rng = random.Random(seed)
+    k = len(shares)
+    coded, truth = [], []
+    for _ in range(objects):
+        true = rng.choices(range(k), shares)[0]
+        truth.append(true)
+        coded.append(
+            [
+                (w, rng.choices(range(k), workers[w][true])[0])
+                for w in rng.sample(range(len(workers)), per_object)
+            ]
+        )
+    return coded, truth
+
+
+def rare_missed(seed: int = 21) -> tuple[list[list[tuple[int, int]]], list[int], int]:
+    """Binary, rare class 8 %: three workers in five say 'common' for half the rare objects."""
+    rng = random.Random(seed)
+    workers = []
+    for i in range(40):
+        if i % 5 < 3:
+            workers.append([row(2, 0, rng.uniform(0.95, 0.99)), row(2, 1, rng.uniform(0.35, 0.6))])
+        else:
+            accuracy = rng.uniform(0.75, 0.9)
+            workers.append([row(2, 0, accuracy), row(2, 1, accuracy)])
+    coded, truth = generate(seed, 2000, (0.92, 0.08), workers, 5)
+    return coded, truth, len(workers)
+
+
+def confusable(seed: int = 22) -> tuple[list[list[tuple[int, int]]], list[int], int]:
+    """Three classes (60/30/10 %): the rare one looks like class 1, recall varies by worker."""
+    rng = random.Random(seed)
+    workers = []
+    for _ in range(50):
+        rows = [row(3, t, rng.uniform(0.8, 0.95)) for t in range(2)]
+        rows.append(row(3, 2, rng.uniform(0.3, 0.95), [0.1, 1.0, 0.0]))
+        workers.append(rows)
+    coded, truth = generate(seed, 3000, (0.6, 0.3, 0.1), workers, 4)
+    return coded, truth, len(workers)
+
+
+def one_coin(seed: int = 23) -> tuple[list[list[tuple[int, int]]], list[int], int]:
+    """Control: four balanced classes, every worker equally accurate on every class."""
+    rng = random.Random(seed)
+    workers = []
+    for _ in range(40):
+        accuracy = rng.uniform(0.45, 0.9)
+        workers.append([row(4, t, accuracy) for t in range(4)])
+    coded, truth = generate(seed, 1500, (0.25,) * 4, workers, 4)
+    return coded, truth, len(workers)
+
+
+def argmax(values: Sequence[float]) -> int:
+    return max(range(len(values)), key=values.__getitem__)
+
+
+def vote(answers: list[tuple[int, int]], k: int) -> int:
+    counts = [0] * k
+    for _, label in answers:
+        counts[label] += 1
+    return argmax(counts)
+
+
+def scores(
+    coded: list[list[tuple[int, int]]], truth: list[int], predicted: list[int], rare: int
+) -> tuple[float, float, float]:
+    """Accuracy, recall of the rare class, predicted share / true share of the rare class."""
+    accuracy = sum(p == t for p, t in zip(predicted, truth, strict=True)) / len(truth)
+    rare_objects = [p for p, t in zip(predicted, truth, strict=True) if t == rare]
+    recall = sum(p == rare for p in rare_objects) / len(rare_objects)
+    share = sum(p == rare for p in predicted) / len(rare_objects)
+    return accuracy, recall, share
+
+
+SEEDS = (0, 10, 20)
+DEFAULT_SEEDS = {rare_missed: 21, confusable: 22}
+
+
+def mean_scores(make: object, k: int, rare: int) -> tuple[list[float], list[float]]:
+    """Mean (accuracy, rare recall, predicted/true rare share) over three batches: DS, vote."""
+    ds_sum, mv_sum = [0.0] * 3, [0.0] * 3
+    for offset in SEEDS:
+        coded, truth, workers = make(DEFAULT_SEEDS[make] + offset)  # type: ignore[index,operator]
+        fit = dawid_skene(coded, workers, k)
+        ds = scores(coded, truth, [argmax(p) for p in fit.posteriors], rare)
+        mv = scores(coded, truth, [vote(a, k) for a in coded], rare)
+        ds_sum = [x + y / len(SEEDS) for x, y in zip(ds_sum, ds, strict=True)]
+        mv_sum = [x + y / len(SEEDS) for x, y in zip(mv_sum, mv, strict=True)]
+    return ds_sum, mv_sum
+
+
+def test_a_rare_class_most_workers_miss_keeps_its_share_and_recall() -> None:
+    # GIVEN binary batches, rare class 8 %, three workers in five missing half of it
+    # WHEN consolidated by Dawid–Skene (and, for reference, by majority vote)
+    ds, mv = mean_scores(rare_missed, 2, 1)
+    # THEN the rare class is not flattened away (a one-coin model finds < 0.5 of it)
+    assert ds[1] >= 0.6, f"rare-class recall {ds[1]:.3f}"
+    assert ds[2] >= 0.6, f"predicted / true share of the rare class {ds[2]:.2f}"
+    # AND the accuracy stays with majority vote's (which the missers cannot fool on common objects)
+    assert ds[0] >= mv[0] - 0.005, f"accuracy {ds[0]:.4f}, majority vote {mv[0]:.4f}"
+
+
+def test_a_rare_class_confused_with_another_is_found_above_majority_vote() -> None:
+    # GIVEN three classes (60/30/10 %), the rare one mistaken for class 1 by many workers
+    # WHEN consolidated
+    ds, mv = mean_scores(confusable, 3, 2)
+    # THEN its recall and share are well above a flattened model's (about 0.6) and the vote's
+    assert ds[1] >= 0.7, f"rare-class recall {ds[1]:.3f}"
+    assert 0.7 <= ds[2] <= 1.3, f"predicted / true share of the rare class {ds[2]:.2f}"
+    assert ds[1] > mv[1] + 0.1
+    assert ds[0] > mv[0] + 0.01
+
+
+def test_the_rare_class_rows_get_a_weak_prior_and_the_others_a_strong_one() -> None:
+    # GIVEN workers whose errors depend on the class only for the rare class
+    coded, _, workers = rare_missed()
+    # WHEN fitted
+    fit = dawid_skene(coded, workers, 2)
+    # THEN the rare class's rows follow the workers' own answers, the common class's the one-coin
+    assert fit.strengths[1] <= 8.0
+    assert fit.strengths[0] >= 32.0
+
+
+def test_one_coin_workers_keep_one_coin_smoothing() -> None:
+    # GIVEN symmetric workers (one-coin is the true model)
+    coded, truth, workers = one_coin()
+    # WHEN fitted
+    fit = dawid_skene(coded, workers, 4)
+    # THEN every row gets a strong one-coin prior and beats majority vote clearly
+    assert min(fit.strengths) >= 256.0
+    ds = sum(argmax(p) == t for p, t in zip(fit.posteriors, truth, strict=True)) / len(truth)
+    mv = sum(vote(a, 4) == t for a, t in zip(coded, truth, strict=True)) / len(truth)
+    assert ds >= mv + 0.02
+
+
+@pytest.mark.parametrize("make", [rare_missed, confusable, one_coin])
+def test_em_converges_by_the_likelihood_long_before_the_cap(make: object) -> None:
+    coded, _, workers = make()  # type: ignore[operator]
+    k = 1 + max(label for answers in coded for _, label in answers)
+    fit = dawid_skene(coded, workers, k)
+    assert fit.converged
+    assert fit.iterations < DEFAULT_MAX_ITERATIONS // 5
+
+
+def test_the_strength_grid_spans_full_confusion_to_one_coin() -> None:
+    assert min(STRENGTHS) <= 1.0
+    assert max(STRENGTHS) >= 1000.0
+
+
+def test_the_handler_path_uses_the_same_model() -> None:
+    # GIVEN the rare-class batch as the handler sees it (no maxIterations option)
+    coded, _, _ = rare_missed()
+    objects = [
+        ObjectAnswers(str(i), {}, [WorkerAnswer(f"w{w}", label) for w, label in answers])
+        for i, answers in enumerate(coded)
+    ]
+    context = ConsolidationContext("TEXT_CLASSIFICATION", ["common", "rare"], "x")
+    # WHEN consolidated through the module's public interface
+    labels = CONSOLIDATOR.consolidate(objects, context).labels
+    # THEN the labels are dawid_skene's with the module defaults
+    predicted = [labels[str(i)]["class-id"] for i in range(len(coded))]
+    fit = dawid_skene(coded, 40, 2)
+    assert predicted == [argmax(p) for p in fit.posteriors]
