@@ -490,7 +490,7 @@ def _report_rejections(
 
 def now_iso() -> str:
     """``creation-date`` as Ground Truth writes it (UTC, ISO, microseconds)."""
-    from .lambda_src.gt_annotation.output import creation_date
+    from ..lambda_src.gt_annotation.output import creation_date
 
     return creation_date(datetime.now(timezone.utc))
 
@@ -498,7 +498,7 @@ def now_iso() -> str:
 def output_line(item: ConsolidatedObject, attribute: str, job_name: str, created: str) -> str:
     """The input line with ``<attribute>`` and ``<attribute>-metadata`` in the built-in shape
     (an old label and metadata of the line are replaced; a failed object has no label)."""
-    from .lambda_src.gt_annotation.output import job_name as qualified
+    from ..lambda_src.gt_annotation.output import job_name as qualified
 
     line = {
         k: v for k, v in item.record.line.items() if k not in (attribute, f"{attribute}-metadata")

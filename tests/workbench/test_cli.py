@@ -549,7 +549,7 @@ def test_consolidate_runs_on_what_simulate_wrote(
         "--workers", "5", "--spammers", "1", "--out", str(sim),
     )  # fmt: skip
     assert code == 0
-    assert all("annotationsFromAllWorkers" in line["simulated"]
+    assert all("annotationsFromAllWorkers" in line["simulated-metadata"]
                for line in read_jsonl(sim / "output.manifest"))  # fmt: skip
     # WHEN the README's consolidate command runs on it
     out, report = tmp_path / "consolidated.manifest", tmp_path / "report.html"
