@@ -19,6 +19,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from ..task_type import TaskType
 from ..template import TemplateError
@@ -35,7 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
         "rendering and consolidation code as the construct and its Lambdas, without AWS.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_validate, _add_preview, _add_consolidate, _add_simulate):
+        add(commands, task_types)
+    return parser
 
+
+# One function per command: each adds its sub-parser and names the module that runs it.
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_validate(commands: _Commands, task_types: str) -> None:
     validate = commands.add_parser(
         "validate",
         help="check a worker template as synth does",
@@ -53,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.set_defaults(module="validate")
 
+
+def _add_preview(commands: _Commands, task_types: str) -> None:
     preview = commands.add_parser(
         "preview",
         help="render a task as a self-contained HTML page",
@@ -98,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--height", type=int, default=900, help=argparse.SUPPRESS)
     preview.set_defaults(module="preview")
 
+
+def _add_consolidate(commands: _Commands, task_types: str) -> None:
     consolidate = commands.add_parser(
         "consolidate",
         help="run the consensus on a finished job's raw answers",
@@ -152,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     consolidate.set_defaults(module="consolidate")
 
+
+def _add_simulate(commands: _Commands, task_types: str) -> None:
     simulate = commands.add_parser(
         "simulate",
         help="run the whole workflow with synthetic workers",
@@ -189,7 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose", action="store_true", help="print every answer the consensus left out"
     )
     simulate.set_defaults(module="simulate")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -391,17 +391,10 @@ def simulate(
     log: Callable[[str], None] = print,
     warn: Callable[[str], None] | None = None,
 ) -> SimulationResult:
-    if objects < 1:
-        raise WorkbenchError(f"--objects must be 1 or more, got {objects}")
-    if not 1 <= per_object <= workers:
-        raise WorkbenchError(
-            f"--per-object must be between 1 and --workers ({workers}), got {per_object}"
-        )
-    label_list = list(labels) if labels else DEFAULT_LABELS.get(task_type, [])
+    """A whole job on synthetic workers: manifest, tasks, answers, consolidation, score."""
+    label_list = _check_arguments(task_type, objects, workers, per_object, labels)
     family = _family(task_type, len(label_list))
     method = validate_method(task_type.default_method)
-    if len(label_list) < 2:
-        raise WorkbenchError(f"simulate needs at least 2 labels, got {label_list}")
     rng = random.Random(seed)
     crowd = make_workers(rng, workers, spammers)
     out.mkdir(parents=True, exist_ok=True)
@@ -409,67 +402,137 @@ def simulate(
         f"simulating {task_type.value}: {objects} objects, {workers} workers "
         f"({spammers} spammers), {per_object} answers per object, seed {seed}"
     )
+    items = _manifest(task_type, family, rng, label_list, objects, out, log)
+    answer_name = _pre_annotation(task_type, items, label_list, out, log)
+    for item in items:
+        for worker in rng.sample(crowd, per_object):
+            item.answers.append((worker, family.answer(rng, worker, item.truth, label_list)))
+    log(f"  answers         {objects * per_object} synthetic answers")
+    consolidated, summary = _post_annotation(
+        task_type, method, items, label_list, answer_name, out, batch_size, log, warn
+    )
+    pairs = [(item.truth, c.label) for item, c in zip(items, consolidated, strict=True)]
+    metrics = family.score(pairs, label_list)
+    baseline = _majority_baseline(family, items, label_list) if isinstance(family, _Single) else {}
+    report, flagged, false_flags = _worker_report(family, crowd, items, summary)
+    _write_jsonl(
+        out / "truth.jsonl",
+        ({"datasetObjectId": str(i), "truth": item.truth} for i, item in enumerate(items)),
+    )
+    return SimulationResult(
+        metrics, baseline, report, flagged, spammers, false_flags, summary, out, consolidated
+    )
 
-    # 1. Manifest.
+
+def _check_arguments(
+    task_type: TaskType,
+    objects: int,
+    workers: int,
+    per_object: int,
+    labels: Sequence[str] | None,
+) -> list[str]:
+    """The simulation's labels, once the counts are known to make sense."""
+    if objects < 1:
+        raise WorkbenchError(f"--objects must be 1 or more, got {objects}")
+    if not 1 <= per_object <= workers:
+        raise WorkbenchError(
+            f"--per-object must be between 1 and --workers ({workers}), got {per_object}"
+        )
+    label_list = list(labels) if labels else DEFAULT_LABELS.get(task_type, [])
+    if len(label_list) < 2:
+        raise WorkbenchError(f"simulate needs at least 2 labels, got {label_list}")
+    return label_list
+
+
+def _manifest(
+    task_type: TaskType,
+    family: _Family,
+    rng: random.Random,
+    labels: Sequence[str],
+    objects: int,
+    out: Path,
+    log: Callable[[str], None],
+) -> list[SimObject]:
+    """Step 1: the objects with their true answers, and the input manifest."""
     items: list[SimObject] = []
     for index in range(objects):
-        truth = family.truth(rng, label_list, index)
+        truth = family.truth(rng, labels, index)
         items.append(SimObject(_data_object(task_type, index, truth), truth))
     manifest = out / "input.manifest"
     _write_jsonl(manifest, (item.data_object for item in items))
     log(f"  manifest        {manifest} ({objects} lines)")
+    return items
 
-    # 2. Pre-annotation and 3. the worker template.
+
+def _pre_annotation(
+    task_type: TaskType,
+    items: Sequence[SimObject],
+    labels: Sequence[str],
+    out: Path,
+    log: Callable[[str], None],
+) -> str:
+    """Steps 2 and 3: every task input rendered in the worker template; the answer's name."""
     template = WorkerTemplate.for_task_type(task_type)
     answer_name = template.validate(Consolidation.for_task_type(task_type)) or "annotatedResult"
     files = LocalFiles(())
     for item in items:
-        task_input, _ = task_input_for(item.data_object, label_list)
+        task_input, _ = task_input_for(item.data_object, labels)
         page = template.render(task_input, grant_read_access=files.url)
-        if label_list[0] not in page:
+        if labels[0] not in page:
             raise WorkbenchError(f"the rendered task does not show the labels: {template.source}")
     preview = render_preview(
         template,
         task_type,
         items[0].data_object,
-        labels=label_list,
+        labels=labels,
         files=files,
         elements_url=default_elements_url(),
     )
     (out / "task-preview.html").write_text(preview.html, encoding="utf-8")
     log(
-        f"  pre-annotation  {objects} task inputs; template {template.source} rendered "
-        f"{objects} times (answer element '{answer_name}'); first task: {out / 'task-preview.html'}"
+        f"  pre-annotation  {len(items)} task inputs; template {template.source} rendered "
+        f"{len(items)} times (answer element '{answer_name}'); "
+        f"first task: {out / 'task-preview.html'}"
+    )
+    return answer_name
+
+
+def _record(index: int, item: SimObject, answer_name: str) -> Record:
+    """One object's answers as the post-annotation Lambda reads them."""
+    data = item.data_object
+    return Record(
+        f"object {index}",
+        str(index),
+        dict(data),
+        {
+            "datasetObjectId": str(index),
+            "dataObject": {"s3Uri": data["source-ref"]}
+            if "source-ref" in data
+            else {"content": data["source"]},
+            "annotations": [
+                {
+                    "workerId": worker.worker_id,
+                    "annotationData": {"content": json.dumps({answer_name: answer})},
+                }
+                for worker, answer in item.answers
+            ],
+        },
     )
 
-    # 4. Synthetic answers.
-    for item in items:
-        for worker in rng.sample(crowd, per_object):
-            item.answers.append((worker, family.answer(rng, worker, item.truth, label_list)))
-    log(f"  answers         {objects * per_object} synthetic answers")
 
-    # 5. Post-annotation, through the Lambda's own code.
-    records = [
-        Record(
-            f"object {index}",
-            str(index),
-            dict(item.data_object),
-            {
-                "datasetObjectId": str(index),
-                "dataObject": {"s3Uri": item.data_object["source-ref"]}
-                if "source-ref" in item.data_object
-                else {"content": item.data_object["source"]},
-                "annotations": [
-                    {
-                        "workerId": worker.worker_id,
-                        "annotationData": {"content": json.dumps({answer_name: answer})},
-                    }
-                    for worker, answer in item.answers
-                ],
-            },
-        )
-        for index, item in enumerate(items)
-    ]
+def _post_annotation(
+    task_type: TaskType,
+    method: str,
+    items: Sequence[SimObject],
+    labels: Sequence[str],
+    answer_name: str,
+    out: Path,
+    batch_size: int,
+    log: Callable[[str], None],
+    warn: Callable[[str], None] | None,
+) -> tuple[list[ConsolidatedObject], RunSummary]:
+    """Step 5: consolidation through the Lambda's own code, into output.manifest."""
+    records = [_record(index, item, answer_name) for index, item in enumerate(items)]
     output = out / "output.manifest"
     consolidated: list[ConsolidatedObject] = []
     summary = RunSummary()
@@ -480,7 +543,7 @@ def simulate(
             task_type=task_type,
             method=method,
             label_attribute=LABEL_ATTRIBUTE,
-            labels=label_list,
+            labels=labels,
             answer_name=answer_name,
             job_name=JOB_NAME,
             # Every synthetic answer stays in the output (annotationsFromAllWorkers), so
@@ -499,11 +562,16 @@ def simulate(
         f"  consolidation   {method}: {summary.consolidated} objects, {summary.errors} errors, "
         f"{summary.rejected} answers left out -> {output}"
     )
+    return consolidated, summary
 
-    # 6. Compare with the truth.
-    pairs = [(item.truth, c.label) for item, c in zip(items, consolidated, strict=True)]
-    metrics = family.score(pairs, label_list)
-    baseline = _majority_baseline(family, items, label_list) if isinstance(family, _Single) else {}
+
+def _worker_report(
+    family: _Family,
+    crowd: Sequence[SimWorker],
+    items: Sequence[SimObject],
+    summary: RunSummary,
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Step 6: each worker's skill beside the truth; spammers flagged, and false flags."""
     rows = worker_rows(
         summary.skills, Counter(w.worker_id for item in items for w, _ in item.answers)
     )
@@ -525,14 +593,7 @@ def simulate(
                 "flagged": is_flagged,
             }
         )
-    truth_path = out / "truth.jsonl"
-    _write_jsonl(
-        truth_path,
-        ({"datasetObjectId": str(i), "truth": item.truth} for i, item in enumerate(items)),
-    )
-    return SimulationResult(
-        metrics, baseline, report, flagged, spammers, false_flags, summary, out, consolidated
-    )
+    return report, flagged, false_flags
 
 
 def _flag_threshold(chance: float, agreements: Sequence[float]) -> float:
