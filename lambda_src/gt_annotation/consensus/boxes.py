@@ -506,28 +506,8 @@ def _consolidate_object(
                         overlap += weights[owner] * inter / (areas[k] + area - inter)
             confidence = overlap / total if n_answers > 1 else 0.0
             decisions.append(confidence)
-            # Whole pixels, at least 1x1, inside the image.
-            left = round(cx1)
-            top = round(cy1)
-            right = round(cx2)
-            bottom = round(cy2)
-            if left >= limit_x:
-                left = limit_x - 1
-            if top >= limit_y:
-                top = limit_y - 1
-            if right > limit_x:
-                right = limit_x
-            if bottom > limit_y:
-                bottom = limit_y
             annotations.append(
-                {
-                    "class_id": class_id,
-                    "left": left,
-                    "top": top,
-                    "width": right - left if right > left else 1,
-                    "height": bottom - top if bottom > top else 1,
-                    "confidence": round(confidence, 4),
-                }
+                _pixel_box(class_id, cx1, cy1, cx2, cy2, limit_x, limit_y, confidence)
             )
     if n_answers < 2:
         confidence = 0.0
@@ -543,8 +523,39 @@ def _consolidate_object(
         "confidence": round(confidence, 4),
         "workers": n_answers,
     }
-    # One box per worker per cluster: a worker missed every kept cluster it has no box in.
-    kept = len(annotations)
+    return label_json, _box_evidence(values, matched, len(annotations))
+
+
+def _pixel_box(
+    class_id: int,
+    x1: float,
+    y1: float,
+    x2: float,
+    y2: float,
+    limit_x: int,
+    limit_y: int,
+    confidence: float,
+) -> dict[str, Any]:
+    """A consensus box in whole pixels, at least 1x1, inside the image."""
+    left = min(round(x1), limit_x - 1)
+    top = min(round(y1), limit_y - 1)
+    right = min(round(x2), limit_x)
+    bottom = min(round(y2), limit_y)
+    return {
+        "class_id": class_id,
+        "left": left,
+        "top": top,
+        "width": right - left if right > left else 1,
+        "height": bottom - top if bottom > top else 1,
+        "confidence": round(confidence, 4),
+    }
+
+
+def _box_evidence(
+    values: Sequence[BoxAnswer], matched: Sequence[int], kept: int
+) -> list[tuple[float, float]]:
+    """(agreements, scored) per answer: one box per worker per cluster, so a worker
+    missed every kept cluster it has no box in."""
     evidence = []
     for k, value in enumerate(values):
         drawn = len(value.labels)
@@ -552,7 +563,7 @@ def _consolidate_object(
             evidence.append((1.0, 1.0))
         else:
             evidence.append((float(matched[k]), float(drawn + kept - matched[k])))
-    return label_json, evidence
+    return evidence
 
 
 CONSOLIDATOR = BoundingBoxes()
