@@ -20,17 +20,16 @@ from ..consolidation import Consolidation
 from ..lambda_src.gt_annotation.contract import (
     PostAnnotationSettings,
     PreAnnotationSettings,
+    label_attribute_problems,
 )
-from ..task_type import TaskType
+from ..task_type import MAX_LABELS, TaskType
 from ..validation import Problems
 from .lifecycle import validate_job_name_prefix
 from .request import HumanTask
 from .role import PayloadAccess
 from .skill_table import SkillScope
 
-LABEL_ATTRIBUTE_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}"
 KEYWORD_PATTERN = r"[A-Za-z0-9]+( [A-Za-z0-9]+)*"
-MAX_LABELS = 50
 DEFAULT_TASK_TIME_LIMIT = Duration.minutes(10)
 DEFAULT_TASK_AVAILABILITY = Duration.days(10)
 #: Ground Truth's label category file format version.
@@ -169,6 +168,7 @@ class JobSettings:
             skill_table=skill_table,
             skill_scope_mode=self.skill_scope.value,
             output_uri=output_uri,
+            labels=self.labels,
         )
 
     # -- validation --------------------------------------------------------------------
@@ -187,8 +187,14 @@ class JobSettings:
     def _check_labels(self, problems: Problems) -> None:
         labels = [label for label in self.labels if not Token.is_unresolved(label)]
         low = 0 if self.task_type is TaskType.CUSTOM else 1
-        if not low <= len(self.labels) <= MAX_LABELS:
-            problems.add(f"labels has {len(self.labels)} entries; allowed: {low}–{MAX_LABELS}")
+        high = self.task_type.max_labels
+        if not low <= len(self.labels) <= high:
+            why = (
+                ""
+                if high == MAX_LABELS
+                else f" for {self.task_type.value} ({self.task_type.label_limit_reason})"
+            )
+            problems.add(f"labels has {len(self.labels)} entries; allowed: {low}–{high}{why}")
         duplicates = sorted({label for label in labels if labels.count(label) > 1})
         if duplicates:
             problems.add(f"labels must be unique; repeated: {', '.join(duplicates)}")
@@ -200,19 +206,12 @@ class JobSettings:
                 )
 
     def _check_names(self, problems: Problems) -> None:
+        """The label attribute by the Lambda contract's rule (one rule, synth and run time)."""
         name = self.label_attribute_name
-        problems.check_pattern(
-            "label_attribute_name",
-            name,
-            LABEL_ATTRIBUTE_PATTERN,
-            "1–127 letters, digits and hyphens, starting and ending with a letter or digit",
-        )
-        for suffix in ("-metadata", "-ref"):
-            if name.endswith(suffix):
-                problems.add(
-                    f"label_attribute_name {name!r} must not end in '{suffix}' "
-                    "(Ground Truth reserves it)"
-                )
+        if not Token.is_unresolved(name):
+            for problem in label_attribute_problems(name, self.task_type.value):
+                # The contract says "label attribute name"; the message names the prop.
+                problems.add(problem.replace("label attribute name", "label_attribute_name", 1))
         validate_job_name_prefix(problems, self.job_name_prefix)
 
     def _check_task(self, problems: Problems) -> None:

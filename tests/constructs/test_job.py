@@ -222,6 +222,8 @@ def test_post_annotation_function_knows_task_answer_and_skill_table(minimal: Tem
     assert variables["GT_PAYLOAD_ACCESS"] == "ASSUME_EXECUTION_ROLE"
     assert variables["GT_SKILL_SCOPE"] == "job"
     assert "Ref" in variables["GT_SKILL_TABLE"]
+    # The job's labels, in its order: class ids follow them when an event has no categories.
+    assert json.loads(variables["GT_LABELS"]) == ["Cat", "Dog"]
 
 
 def test_log_groups_have_retention(minimal: Template) -> None:
@@ -423,12 +425,44 @@ def test_fails_when_labels_repeat() -> None:
 
 def test_fails_when_there_are_no_labels() -> None:
     with pytest.raises(ConfigurationError, match="labels has 0 entries; allowed: 1–50"):
-        _job(labels=[])
+        _job(task_type=TaskType.IMAGE_MULTI_LABEL, labels=[])
 
 
 def test_fails_when_there_are_too_many_labels() -> None:
     with pytest.raises(ConfigurationError, match="labels has 51 entries"):
         _job(labels=[f"l{i}" for i in range(51)])
+
+
+def test_fails_when_bounding_box_has_11_labels() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        _job(task_type=TaskType.BOUNDING_BOX, labels=[f"l{i}" for i in range(11)])
+    assert error.value.problems == [
+        "labels has 11 entries; allowed: 1–10 for BOUNDING_BOX (the crowd-bounding-box "
+        "element takes at most 10 labels)"
+    ]
+
+
+def test_fails_when_image_classification_has_11_labels() -> None:
+    with pytest.raises(ConfigurationError, match="crowd-image-classifier element takes at most 10"):
+        _job(labels=[f"l{i}" for i in range(11)])
+
+
+def test_bounding_box_takes_10_labels() -> None:
+    job = _job(task_type=TaskType.BOUNDING_BOX, labels=[f"l{i}" for i in range(10)])
+    assert len(job.labels) == 10
+
+
+def test_label_limits_are_ground_truths_50_unless_an_element_documents_less() -> None:
+    from gt_constructs.task_type import LABEL_LIMITS, MAX_LABELS
+
+    for task_type in TaskType:
+        limit = LABEL_LIMITS.get(task_type)
+        assert task_type.max_labels == (limit.max_labels if limit else MAX_LABELS)
+        assert limit is None or limit.source.startswith("https://docs.aws.amazon.com/")
+    assert {t: lim.max_labels for t, lim in LABEL_LIMITS.items()} == {
+        TaskType.BOUNDING_BOX: 10,
+        TaskType.IMAGE_CLASSIFICATION: 10,
+    }
 
 
 def test_fails_when_a_label_is_too_long() -> None:
@@ -439,6 +473,19 @@ def test_fails_when_a_label_is_too_long() -> None:
 def test_fails_when_label_attribute_name_ends_in_metadata() -> None:
     with pytest.raises(ConfigurationError, match="must not end in '-metadata'"):
         _job(label_attribute_name="cats-metadata")
+
+
+def test_fails_when_label_attribute_name_ends_in_ref() -> None:
+    # The contract's rule: -ref is for built-in task types only; these are custom jobs.
+    with pytest.raises(ConfigurationError) as error:
+        _job(
+            task_type=TaskType.INSTANCE_SEGMENTATION,
+            labels=["Person"],
+            label_attribute_name="people-ref",
+        )
+    (problem,) = error.value.problems
+    assert problem.startswith("label_attribute_name 'people-ref' must not end in '-ref'")
+    assert "'people-mask'" in problem
 
 
 def test_fails_when_label_attribute_name_has_bad_characters() -> None:
