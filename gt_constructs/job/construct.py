@@ -192,6 +192,24 @@ class CustomLabelingJob(Construct):
             skip_objects_labeled_with=skip_objects_labeled_with,
             free_of_personally_identifiable_information=free_of_personally_identifiable_information,
             free_of_adult_content=free_of_adult_content,
+            other_props={
+                "dataset": dataset,
+                "workteam": workteam,
+                "template": template,
+                "input_bucket": input_bucket,
+                "output_bucket": output_bucket,
+                "encryption_key": encryption_key,
+                "role": role,
+                "pre_annotation_function": pre_annotation_function,
+                "post_annotation_function": post_annotation_function,
+                "removal_policy": removal_policy,
+                "start_on_deploy": start_on_deploy,
+                "stop_replaced_jobs": stop_replaced_jobs,
+                "skill_table": skill_table,
+                "notification_emails": notification_emails,
+                "access_logs_bucket": access_logs_bucket,
+                "log_retention": log_retention,
+            },
         )
         self.template = self._checked_template(template)
         answer_name = self.template.validate(self.consolidation)
@@ -278,11 +296,17 @@ class CustomLabelingJob(Construct):
 
     # -- steps ------------------------------------------------------------------------------
     def _checked_template(self, template: WorkerTemplate | None) -> WorkerTemplate:
-        """Every settings problem in one error; then the template to validate."""
+        """Every problem of the props in one error (settings and types); then the
+        template to validate."""
+        settings = self.settings
         problems = Problems(f"CustomLabelingJob {self.node.path}")
-        for problem in self.settings.problems():
+        for problem in settings.problems():
             problems.add(problem)
-        if template is None and self.task_type is TaskType.CUSTOM:
+        if (
+            template is None
+            and self.task_type is TaskType.CUSTOM
+            and "task_type" not in settings.ill_typed
+        ):
             problems.add("task_type CUSTOM needs template=WorkerTemplate.from_file(...)")
         problems.raise_if_any()
         return template or WorkerTemplate.for_task_type(self.task_type)

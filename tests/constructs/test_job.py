@@ -559,6 +559,110 @@ def test_fails_when_dataset_directory_has_no_images(tmp_path: Path) -> None:
         _job(dataset=Dataset.from_local_directory(tmp_path))
 
 
+# -- wrong types: the same one error, never a bare TypeError --------------------------------
+def _only_problem(**overrides: Any) -> str:
+    with pytest.raises(ConfigurationError) as error:
+        _job(**overrides)
+    (problem,) = error.value.problems
+    return problem
+
+
+def test_fails_when_workers_per_object_is_a_string() -> None:
+    assert _only_problem(workers_per_object="3") == (
+        "workers_per_object is '3' (a str); allowed: an integer, 1–9 (did you mean 3?)"
+    )
+
+
+def test_fails_when_workers_per_object_is_a_duration() -> None:
+    assert _only_problem(workers_per_object=cdk.Duration.minutes(3)) == (
+        "workers_per_object is a Duration (3 minutes); allowed: an integer, 1–9"
+    )
+
+
+def test_fails_when_workers_per_object_is_a_bool() -> None:
+    assert _only_problem(workers_per_object=True).startswith("workers_per_object is True (a bool)")
+
+
+def test_fails_when_task_time_limit_is_an_int() -> None:
+    assert _only_problem(task_time_limit=600) == (
+        "task_time_limit is 600 (an int); allowed: a Duration, 30 s–8 h "
+        "(e.g. Duration.minutes(10)) (did you mean Duration.seconds(600)?)"
+    )
+
+
+def test_fails_when_labels_is_a_string() -> None:
+    assert _only_problem(labels="Cat") == (
+        "labels is 'Cat' (a str); allowed: a list of strings, the label categories, "
+        "e.g. ['Cat', 'Dog'] (did you mean ['Cat']?)"
+    )
+
+
+def test_fails_when_a_label_is_not_a_string() -> None:
+    assert _only_problem(labels=["Cat", 7]).startswith("labels is ['Cat', 7] (a list); allowed:")
+
+
+def test_fails_when_task_type_is_a_string() -> None:
+    # One problem: the stand-in task type brings no "CUSTOM needs a template" with it.
+    problem = _only_problem(task_type="BOUNDING_BOX")
+    assert problem.startswith("task_type is 'BOUNDING_BOX' (a str); allowed: one of TaskType.")
+    assert problem.endswith("(did you mean TaskType.BOUNDING_BOX?)")
+
+
+def test_fails_when_input_bucket_is_a_bucket_name() -> None:
+    assert _only_problem(input_bucket="my-bucket") == (
+        "input_bucket is 'my-bucket' (a str); allowed: an s3.IBucket, e.g. s3.Bucket(...) (or None)"
+    )
+
+
+def test_fails_when_removal_policy_is_a_string() -> None:
+    problem = _only_problem(removal_policy="destroy")
+    assert problem.startswith("removal_policy is 'destroy' (a str); allowed: one of ")
+    assert "RemovalPolicy.DESTROY" in problem
+
+
+def test_fails_when_start_on_deploy_is_not_a_bool() -> None:
+    assert _only_problem(start_on_deploy="yes") == (
+        "start_on_deploy is 'yes' (a str); allowed: True or False"
+    )
+
+
+def test_fails_when_task_keywords_is_a_string() -> None:
+    assert _only_problem(task_keywords="cats").endswith("(did you mean ['cats']?)")
+
+
+def test_fails_with_wrong_types_and_other_problems_in_one_error() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        _job(workers_per_object="3", labels=["a", "a"], max_concurrent_task_count=0)
+    assert [p.split(" ")[0] for p in error.value.problems] == [
+        "workers_per_object",
+        "labels",
+        "max_concurrent_task_count",
+    ]
+
+
+class _Wrong:
+    """A value of a type no prop takes."""
+
+
+def _props() -> list[str]:
+    import inspect
+
+    names = list(inspect.signature(CustomLabelingJob.__init__).parameters)
+    return [n for n in names if n not in ("self", "scope", "construct_id")]
+
+
+def test_every_prop_has_a_type_rule() -> None:
+    from gt_constructs.job.props import EXPECTED
+
+    assert sorted(EXPECTED) == sorted(_props())
+
+
+@pytest.mark.parametrize("name", _props())
+def test_fails_when_any_prop_has_the_wrong_type(name: str) -> None:
+    problem = _only_problem(**{name: _Wrong()})
+    assert problem.startswith(f"{name} is a _Wrong; allowed: ")
+
+
 # -- snapshots (assertions above stay the source of truth) -------------------------------------
 @pytest.mark.parametrize("name", ["Minimal", "Maximal"])
 def test_snapshot(name: str, templates: dict[str, Template], snapshot: Any) -> None:
