@@ -211,7 +211,7 @@ class CustomLabelingJob(Construct):
                 "log_retention": log_retention,
             },
         )
-        self.template = self._checked_template(template)
+        self.template = self._checked_template(template, dataset)
         answer_name = self.template.validate(self.consolidation)
         warn_closed_to_new_customers(self)
 
@@ -295,13 +295,19 @@ class CustomLabelingJob(Construct):
     label_category_s3_uri: _Part[str] = _Part("storage")
 
     # -- steps ------------------------------------------------------------------------------
-    def _checked_template(self, template: WorkerTemplate | None) -> WorkerTemplate:
-        """Every problem of the props in one error (settings and types); then the
+    def _checked_template(
+        self, template: WorkerTemplate | None, dataset: Dataset
+    ) -> WorkerTemplate:
+        """Every problem of the props in one error (settings, types, dataset); then the
         template to validate."""
         settings = self.settings
         problems = Problems(f"CustomLabelingJob {self.node.path}")
         for problem in settings.problems():
             problems.add(problem)
+        if "dataset" not in settings.ill_typed:
+            kind = None if "task_type" in settings.ill_typed else self.task_type.data_kind
+            for problem in dataset.problems(kind):
+                problems.add(problem)
         if (
             template is None
             and self.task_type is TaskType.CUSTOM

@@ -22,6 +22,7 @@ from gt_constructs import (
     ConfigurationError,
     Consolidation,
     CustomLabelingJob,
+    DataKind,
     Dataset,
     PayloadAccess,
     PrivateWorkteam,
@@ -555,8 +556,110 @@ def test_fails_when_template_lacks_the_answer_element() -> None:
 
 def test_fails_when_dataset_directory_has_no_images(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("nothing to label")
-    with pytest.raises(ValueError, match=r"holds no data objects for a image task; allowed: \.jpg"):
-        _job(dataset=Dataset.from_local_directory(tmp_path))
+    assert _only_problem(dataset=Dataset.from_local_directory(tmp_path)) == (
+        f"dataset: Dataset.from_local_directory folder {tmp_path} holds no data objects for "
+        "an image task; allowed: .jpg, .jpeg, .png files (sub-folders included)"
+    )
+
+
+# -- dataset problems: in the same one error as every other --------------------------------
+def test_fails_when_dataset_folder_is_missing_and_workers_per_object_is_wrong(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(ConfigurationError) as error:
+        _job(dataset=Dataset.from_local_directory(missing), workers_per_object=12)
+    assert error.value.problems == [
+        "workers_per_object is 12; allowed: 1–9",
+        f"dataset: Dataset.from_local_directory path {missing} does not exist; allowed: a "
+        "folder of .jpg, .jpeg, .png files (sub-folders included)",
+    ]
+
+
+def test_fails_when_dataset_folder_is_empty_for_a_text_task(tmp_path: Path) -> None:
+    (tmp_path / "blank.txt").write_text("\n  \n")
+    problem = _only_problem(
+        task_type=TaskType.TEXT_CLASSIFICATION, dataset=Dataset.from_local_directory(tmp_path)
+    )
+    assert problem.endswith(
+        "holds no data objects for a text task; allowed: .txt files, one data object per "
+        "non-empty line"
+    )
+
+
+def test_fails_when_dataset_text_file_is_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    problem = _only_problem(
+        task_type=TaskType.TEXT_CLASSIFICATION, dataset=Dataset.from_local_directory(tmp_path)
+    )
+    assert "cannot read" in problem and "latin1.txt as UTF-8 text" in problem
+
+
+def test_fails_when_dataset_path_is_a_file(tmp_path: Path) -> None:
+    file = tmp_path / "one.png"
+    file.write_bytes(b"")
+    assert _only_problem(dataset=Dataset.from_local_directory(file)) == (
+        f"dataset: Dataset.from_local_directory path {file} is a file; allowed: a folder"
+    )
+
+
+def _bucket(name: str = "existing-data-bucket") -> Any:
+    return s3.Bucket.from_bucket_name(cdk.Stack(cdk.App(), "B"), "Data", name)
+
+
+def test_fails_when_dataset_manifest_key_is_empty() -> None:
+    assert _only_problem(dataset=Dataset.from_manifest(_bucket(), " ")) == (
+        "dataset: Dataset.from_manifest key is empty; allowed: the manifest's S3 key, "
+        "e.g. 'manifests/input.manifest'"
+    )
+
+
+def test_fails_when_dataset_manifest_key_is_a_uri() -> None:
+    dataset = Dataset.from_manifest(_bucket(), "s3://existing-data-bucket/in.manifest")
+    assert _only_problem(dataset=dataset) == (
+        "dataset: Dataset.from_manifest key 's3://existing-data-bucket/in.manifest' is an S3 "
+        "URI; allowed: the key within the bucket given, e.g. 'in.manifest'"
+    )
+
+
+def test_fails_when_dataset_prefix_has_a_wildcard_and_bad_extensions() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        _job(dataset=Dataset.from_s3_prefix(_bucket(), "images/*.jpg", extensions=["jpg"]))
+    assert error.value.problems == [
+        "dataset: Dataset.from_s3_prefix prefix 'images/*.jpg' holds a wildcard; allowed: the "
+        "literal start of the keys (S3 prefixes match no patterns), e.g. 'images/'",
+        "dataset: Dataset.from_s3_prefix extensions is ['jpg']; allowed: a non-empty list of "
+        "file extensions like ['.jpg', '.png']",
+    ]
+
+
+def test_fails_when_dataset_extensions_is_a_string() -> None:
+    dataset = Dataset.from_s3_prefix(_bucket(), "images/", extensions=".jpg")  # type: ignore[arg-type]
+    assert _only_problem(dataset=dataset).startswith(
+        "dataset: Dataset.from_s3_prefix extensions is '.jpg'; allowed: a non-empty list"
+    )
+
+
+def test_fails_when_dataset_bucket_is_a_bucket_name() -> None:
+    dataset = Dataset.from_manifest("existing-data-bucket", "in.manifest")  # type: ignore[arg-type]
+    assert _only_problem(dataset=dataset).startswith(
+        "dataset: Dataset.from_manifest bucket is a str; allowed: an s3.IBucket"
+    )
+
+
+def test_dataset_factories_never_raise_and_bind_raises_the_problems(tmp_path: Path) -> None:
+    dataset = Dataset.from_local_directory(tmp_path / "missing")  # no error yet
+    assert len(dataset.problems()) == 1
+    stack = cdk.Stack(cdk.App(), "Alone")
+    bucket = s3.Bucket(stack, "In")
+    with pytest.raises(ConfigurationError, match=r"Dataset\.from_local_directory: 1 invalid"):
+        dataset.bind(
+            stack,
+            input_bucket=bucket,
+            output_bucket=bucket,
+            output_prefix="out/",
+            data_kind=DataKind.IMAGE,
+        )
 
 
 # -- wrong types: the same one error, never a bare TypeError --------------------------------
