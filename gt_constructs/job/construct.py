@@ -43,6 +43,8 @@ from .skill_table import SkillScope, worker_skill_table
 from .storage import job_storage
 
 CLOSED_TO_NEW_CUSTOMERS_WARNING = "@gt-constructs/job:ground-truth-closed-to-new-customers"
+#: A template reads a ``task.input`` key the pre-annotation output will not have.
+TEMPLATE_TASK_INPUT_WARNING = "@gt-constructs/job:template-reads-missing-task-input"
 
 
 T = TypeVar("T")
@@ -212,7 +214,7 @@ class CustomLabelingJob(Construct):
             },
         )
         self.template = self._checked_template(template, dataset)
-        answer_name = self.template.validate(self.consolidation)
+        answer_name = self._validated_template(dataset)
         warn_closed_to_new_customers(self)
 
         self.encryption_key = encryption_key
@@ -316,6 +318,23 @@ class CustomLabelingJob(Construct):
             problems.add("task_type CUSTOM needs template=WorkerTemplate.from_file(...)")
         problems.raise_if_any()
         return template or WorkerTemplate.for_task_type(self.task_type)
+
+    def _validated_template(self, dataset: Dataset) -> str | None:
+        """Validate the template (``TemplateError`` on a problem); what works but would
+        probably show workers an empty task becomes a synth warning. Returns the answer
+        element's name."""
+        warnings: list[str] = []
+        answer_name = self.template.validate(
+            self.consolidation,
+            warnings=warnings,
+            task_type=self.task_type,
+            manifest_attributes=dataset.manifest_attributes(self.task_type.data_kind),
+        )
+        for warning in warnings:
+            Annotations.of(self).add_warning_v2(
+                TEMPLATE_TASK_INPUT_WARNING, f"worker template {self.template.source}:{warning}"
+            )
+        return answer_name
 
     def _grant(
         self,

@@ -368,6 +368,66 @@ def test_ground_truth_closed_warning_is_added_once_per_job() -> None:
     assert len(warnings) == 1
 
 
+_READS_MISSING_KEY = (
+    '<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>\n'
+    "<crowd-form>\n"
+    "  <p>{{ task.input.missing_key }}</p>\n"
+    '  <crowd-image-classifier name="category" src="{{ task.input.taskObject | grant_read_access }}"'
+    ' categories="{{ task.input.labels | to_json | escape }}" header="Pick one">\n'
+    "  </crowd-image-classifier>\n"
+    "</crowd-form>\n"
+)
+
+
+def test_template_reading_a_missing_task_input_key_warns_at_synth() -> None:
+    from aws_cdk.assertions import Annotations
+
+    job = _job(template=WorkerTemplate.from_string(_READS_MISSING_KEY, source="pets.html"))
+    warnings = Annotations.from_stack(cdk.Stack.of(job)).find_warning(
+        "*", Match.string_like_regexp(r"task\.input\.missing_key")
+    )
+    assert len(warnings) == 1
+    message = warnings[0].entry.data
+    assert message.startswith(
+        "worker template pets.html:3: the template reads task.input.missing_key"
+    )
+    assert "the manifest attributes are source-ref" in message
+    assert "@gt-constructs/job:template-reads-missing-task-input" in message
+
+
+def test_template_warnings_know_an_existing_manifest_may_hold_any_key() -> None:
+    from aws_cdk.assertions import Annotations
+
+    bucket = _bucket()
+    job = _job(
+        template=WorkerTemplate.from_string(_READS_MISSING_KEY),
+        dataset=Dataset.from_manifest(bucket, "in.manifest"),
+    )
+    Annotations.from_stack(cdk.Stack.of(job)).has_warning(
+        "*",
+        Match.string_like_regexp("'missing_key' must then be an attribute of every manifest line"),
+    )
+
+
+def test_default_and_example_templates_give_no_task_input_warning() -> None:
+    # What the construct asks for its own local-directory datasets.
+    for task_type in TaskType:
+        if task_type.template_file is None:
+            continue
+        template = WorkerTemplate.for_task_type(task_type)
+        attributes = Dataset.from_local_directory(IMAGES).manifest_attributes(task_type.data_kind)
+        assert (
+            template.task_input_warnings(task_type=task_type, manifest_attributes=attributes) == []
+        ), task_type
+    example = WorkerTemplate.from_file(REPO / "examples" / "street-people.liquid.html")
+    assert (
+        example.task_input_warnings(
+            task_type=TaskType.INSTANCE_SEGMENTATION, manifest_attributes=("source-ref",)
+        )
+        == []
+    )
+
+
 def test_request_attribute_holds_the_whole_request() -> None:
     app = cdk.App()
     stack = cdk.Stack(app, "Req", env=ENV)
