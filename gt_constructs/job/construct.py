@@ -242,10 +242,18 @@ class CustomLabelingJob(Construct):
             self, "WorkerSkill", encryption_key=encryption_key, removal_policy=removal_policy
         )
 
+        #: What the library's annotation functions are told (their environment, through
+        #: the Lambda contract); also when your own functions are used instead.
+        self.pre_annotation_contract = settings.pre_annotation_settings()
+        self.post_annotation_contract = settings.post_annotation_settings(
+            answer_name=answer_name,
+            skill_table=self.skill_table.table_name,
+            output_uri=f"s3://{self.output_bucket.bucket_name}/{self.output_prefix.rstrip('/')}",
+        )
         self.pre_annotation_function: lambda_.IFunction = pre_annotation_function or (
             new_pre_annotation_function(
                 self,
-                settings.pre_annotation_settings(),
+                self.pre_annotation_contract,
                 log_retention=log_retention,
                 removal_policy=removal_policy,
             )
@@ -253,11 +261,7 @@ class CustomLabelingJob(Construct):
         self.post_annotation_function: lambda_.IFunction = post_annotation_function or (
             new_post_annotation_function(
                 self,
-                settings.post_annotation_settings(
-                    answer_name=answer_name,
-                    skill_table=self.skill_table.table_name,
-                    output_uri=f"s3://{self.output_bucket.bucket_name}/{self.output_prefix.rstrip('/')}",
-                ),
+                self.post_annotation_contract,
                 heavy=settings.heavy,
                 log_retention=log_retention,
                 removal_policy=removal_policy,
