@@ -70,13 +70,16 @@ class CustomLabelingJob(Construct):
 
     Buckets, template and labels in S3, the annotation functions, the execution
     role, and the job itself (started on deploy, replaced on change, stopped on
-    delete: ``docs/lifecycle.md``). All problems of the props: one ``ConfigurationError``.
+    delete: ``docs/lifecycle.md``). All problems of the props, wrong types and the
+    dataset's problems included: one ``ConfigurationError``.
 
     :param task_type: what workers do; selects the default template and consolidation.
     :param labels: the label categories (1–50, unique, ≤ 256 characters each; may be
-        empty for CUSTOM).
+        empty for CUSTOM; at most 10 for BOUNDING_BOX and IMAGE_CLASSIFICATION, whose
+        elements document that limit: ``task_type.LABEL_LIMITS``).
     :param dataset: the data objects: ``Dataset.from_local_directory``,
-        ``Dataset.from_manifest`` or ``Dataset.from_s3_prefix``.
+        ``Dataset.from_manifest`` or ``Dataset.from_s3_prefix`` (their problems are
+        reported with the others).
     :param workteam: who labels: ``PrivateWorkteam(...)`` or
         ``PrivateWorkteam.from_workteam_arn(...)``.
     :param template: the worker UI. Default: the library's template for ``task_type``
