@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct, IDependable
 
 from .task_type import DataKind
+from .validation import ConfigurationError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 TEXT_EXTENSIONS = (".txt",)
@@ -34,7 +36,14 @@ class DatasetBinding:
 
 
 class Dataset(abc.ABC):
-    """The data objects to label. Create with the static factories."""
+    """The data objects to label. Create with the static factories.
+
+    The factories never raise: what is wrong with their arguments (a missing or
+    empty folder, a bad prefix or extension, an empty manifest key) is found by
+    ``problems(data_kind)``. ``CustomLabelingJob`` reports those with every other
+    problem of its props in one ``ConfigurationError``, so a user fixes them all in
+    one go; ``bind`` raises the same error for any other caller.
+    """
 
     @staticmethod
     def from_local_directory(path: str | Path, *, prefix: str = "datasets") -> Dataset:
@@ -45,7 +54,7 @@ class Dataset(abc.ABC):
         line per non-empty line of the .txt files. Files go to the input
         bucket under ``prefix``; the manifest is ``<prefix>/dataset.manifest``.
         """
-        return _LocalDirectory(Path(path), prefix.strip("/"))
+        return _LocalDirectory(path, prefix)
 
     @staticmethod
     def from_manifest(bucket: s3.IBucket, key: str, *, data_prefix: str | None = None) -> Dataset:
@@ -56,7 +65,7 @@ class Dataset(abc.ABC):
         manifest may point anywhere in it). Data in other buckets needs its own
         grant on the role.
         """
-        return _ExistingManifest(bucket, key.lstrip("/"), data_prefix)
+        return _ExistingManifest(bucket, key, data_prefix)
 
     @staticmethod
     def from_s3_prefix(
@@ -65,7 +74,18 @@ class Dataset(abc.ABC):
         """Objects already in S3: a deploy-time crawler lists ``prefix`` (any number of
         objects), keeps the given extensions and writes the manifest next to the
         job's output — what the console's "Create manifest file" does."""
-        return _S3Prefix(bucket, prefix.lstrip("/"), tuple(e.lower() for e in extensions))
+        return _S3Prefix(bucket, prefix, extensions)
+
+    def problems(self, data_kind: DataKind | None = None) -> list[str]:
+        """Every problem of this dataset for a task of ``data_kind``, each naming the
+        factory's argument and what is allowed (``None``: the kind is not known, only
+        what is wrong for any kind)."""
+        return list(self._argument_problems)
+
+    def manifest_attributes(self, data_kind: DataKind) -> Collection[str] | None:
+        """The attributes of every manifest line, when the library writes the manifest
+        (``None``: an existing manifest, whose lines may hold anything)."""
+        return ("source-ref",) if data_kind is DataKind.IMAGE else ("source",)
 
     @abc.abstractmethod
     def bind(
@@ -77,48 +97,126 @@ class Dataset(abc.ABC):
         output_prefix: str,
         data_kind: DataKind,
     ) -> DatasetBinding:
-        """Add what the dataset needs to ``scope``; called once by the job."""
+        """Add what the dataset needs to ``scope``; called once by the job.
+
+        Raises ``ConfigurationError`` listing ``problems(data_kind)`` if there are any
+        (the job has reported them already, with its other problems)."""
+
+    _argument_problems: tuple[str, ...] = ()
+
+    def _raise_if_problems(self, data_kind: DataKind) -> None:
+        found = self.problems(data_kind)
+        if found:
+            raise ConfigurationError(type(self).factory, found)
+
+    factory = "Dataset"
+
+
+def _is_bucket(value: object) -> bool:
+    """An ``s3.IBucket`` (a jsii protocol ``isinstance`` cannot test): it has a bucket name."""
+    return hasattr(type(value), "bucket_name") or "bucket_name" in getattr(value, "__dict__", {})
+
+
+def _are_extensions(value: object) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and len(value) > 0
+        and all(isinstance(e, str) and e.startswith(".") and len(e) >= 2 for e in value)
+    )
+
+
+def _uri_problem(factory: str, argument: str, value: str) -> str | None:
+    if value.startswith("s3://"):
+        return (
+            f"dataset: {factory} {argument} {value!r} is an S3 URI; allowed: the key within "
+            f"the bucket given, e.g. {value[5:].partition('/')[2]!r}"
+        )
+    return None
 
 
 class _LocalDirectory(Dataset):
-    def __init__(self, path: Path, prefix: str) -> None:
-        self.path = path
-        self.prefix = prefix
+    factory = "Dataset.from_local_directory"
+
+    def __init__(self, path: str | Path, prefix: str) -> None:
+        problems: list[str] = []
+        if not isinstance(path, str | os.PathLike):
+            problems.append(
+                f"dataset: {self.factory} path is {type(path).__name__} {path!r:.60}; "
+                "allowed: a folder, as a str or pathlib.Path"
+            )
+            path = ""
+        if not isinstance(prefix, str):
+            problems.append(
+                f"dataset: {self.factory} prefix is {type(prefix).__name__} {prefix!r:.60}; "
+                "allowed: a str, the key prefix in the input bucket (e.g. 'datasets')"
+            )
+            prefix = "datasets"
+        self.path = Path(path)
+        self.prefix = prefix.strip("/")
+        self._argument_problems = tuple(problems)
+
+    def problems(self, data_kind: DataKind | None = None) -> list[str]:
+        problems = super().problems(data_kind)
+        if problems:
+            return problems
+        if not self.path.exists():
+            what = "a folder of the data objects"
+            if data_kind is not None:
+                what = f"a folder of {_allowed_files(data_kind)}"
+            return [f"dataset: {self.factory} path {self.path} does not exist; allowed: {what}"]
+        if not self.path.is_dir():
+            return [f"dataset: {self.factory} path {self.path} is a file; allowed: a folder"]
+        if data_kind is not None:
+            # The longest bucket name (63 characters) stands in for the input bucket's.
+            problems += self._manifest(data_kind, "b" * 63)[1]
+        return problems
 
     def _files(self, extensions: tuple[str, ...]) -> list[Path]:
-        if not self.path.is_dir():
-            raise ValueError(f"Dataset.from_local_directory: {self.path} is not a directory")
         return sorted(
             p for p in self.path.rglob("*") if p.is_file() and p.suffix.lower() in extensions
         )
 
     def manifest_lines(self, data_kind: DataKind, bucket_name: str) -> list[str]:
-        """The manifest, one JSON line per data object (``bucket_name`` may be a token)."""
+        """The manifest, one JSON line per data object (``bucket_name`` may be a token);
+        ``ConfigurationError`` listing every problem when it cannot be written."""
+        self._raise_if_problems(data_kind)
+        lines, problems = self._manifest(data_kind, bucket_name)
+        if problems:
+            raise ConfigurationError(self.factory, problems)
+        return lines
+
+    def _manifest(self, data_kind: DataKind, bucket_name: str) -> tuple[list[str], list[str]]:
+        """The manifest's lines and what is wrong with them."""
+        problems: list[str] = []
+        lines: list[str] = []
         if data_kind is DataKind.IMAGE:
-            files = self._files(IMAGE_EXTENSIONS)
-            lines = [
-                json.dumps({"source-ref": f"s3://{bucket_name}/{self._key(p)}"}) for p in files
-            ]
-            allowed = ", ".join(IMAGE_EXTENSIONS)
+            for file in self._files(IMAGE_EXTENSIONS):
+                lines.append(json.dumps({"source-ref": f"s3://{bucket_name}/{self._key(file)}"}))
         else:
-            lines = []
             for file in self._files(TEXT_EXTENSIONS):
-                for text in file.read_text(encoding="utf-8").splitlines():
-                    if text.strip():
-                        lines.append(json.dumps({"source": text.strip()}, ensure_ascii=False))
-            allowed = ", ".join(TEXT_EXTENSIONS) + " (one data object per non-empty line)"
-        if not lines:
-            raise ValueError(
-                f"Dataset.from_local_directory: {self.path} holds no data objects for a "
-                f"{data_kind.value} task; allowed: {allowed}"
+                try:
+                    text = file.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as error:
+                    problems.append(
+                        f"dataset: {self.factory} cannot read {file} as UTF-8 text ({error})"
+                    )
+                    continue
+                for line in text.splitlines():
+                    if line.strip():
+                        lines.append(json.dumps({"source": line.strip()}, ensure_ascii=False))
+        if not lines and not problems:
+            problems.append(
+                f"dataset: {self.factory} folder {self.path} holds no data objects for "
+                f"{'an image' if data_kind is DataKind.IMAGE else 'a text'} task; allowed: "
+                f"{_allowed_files(data_kind)}"
             )
         too_long = [i + 1 for i, line in enumerate(lines) if len(line) > MAX_MANIFEST_LINE]
         if too_long:
-            raise ValueError(
-                f"Dataset.from_local_directory: manifest lines {too_long[:5]} exceed Ground "
+            problems.append(
+                f"dataset: {self.factory} manifest lines {too_long[:5]} exceed Ground "
                 f"Truth's limit of {MAX_MANIFEST_LINE} characters"
             )
-        return lines
+        return lines, problems
 
     def _key(self, file: Path) -> str:
         relative = file.relative_to(self.path).as_posix()
@@ -158,13 +256,48 @@ class _LocalDirectory(Dataset):
         )
 
 
+def _allowed_files(data_kind: DataKind) -> str:
+    if data_kind is DataKind.IMAGE:
+        return f"{', '.join(IMAGE_EXTENSIONS)} files (sub-folders included)"
+    return f"{', '.join(TEXT_EXTENSIONS)} files, one data object per non-empty line"
+
+
 class _ExistingManifest(Dataset):
+    factory = "Dataset.from_manifest"
+
     def __init__(self, bucket: s3.IBucket, key: str, data_prefix: str | None) -> None:
-        if not Token.is_unresolved(key) and not key.strip():
-            raise ValueError("Dataset.from_manifest: the manifest key is empty")
+        problems: list[str] = []
+        if not _is_bucket(bucket):
+            problems.append(
+                f"dataset: {self.factory} bucket is a {type(bucket).__name__}; allowed: an "
+                "s3.IBucket, e.g. s3.Bucket.from_bucket_name(scope, 'Data', 'my-bucket')"
+            )
+        if not isinstance(key, str):
+            problems.append(
+                f"dataset: {self.factory} key is {type(key).__name__} {key!r:.60}; allowed: "
+                "the manifest's S3 key, e.g. 'manifests/input.manifest'"
+            )
+            key = ""
+        elif not Token.is_unresolved(key) and not key.strip("/ "):
+            problems.append(
+                f"dataset: {self.factory} key is empty; allowed: the manifest's S3 key, "
+                "e.g. 'manifests/input.manifest'"
+            )
+        elif problem := _uri_problem(self.factory, "key", key):
+            problems.append(problem)
+        if data_prefix is not None and not isinstance(data_prefix, str):
+            problems.append(
+                f"dataset: {self.factory} data_prefix is {type(data_prefix).__name__}; "
+                "allowed: a key prefix (str) or None"
+            )
+            data_prefix = None
         self.bucket = bucket
-        self.key = key
+        self.key = key.lstrip("/")
         self.data_prefix = data_prefix
+        self._argument_problems = tuple(problems)
+
+    def manifest_attributes(self, data_kind: DataKind) -> Collection[str] | None:
+        return None
 
     def bind(
         self,
@@ -175,6 +308,7 @@ class _ExistingManifest(Dataset):
         output_prefix: str,
         data_kind: DataKind,
     ) -> DatasetBinding:
+        self._raise_if_problems(data_kind)
         data = f"{self.data_prefix.strip('/')}/*" if self.data_prefix else "*"
         return DatasetBinding(
             manifest_s3_uri=f"s3://{self.bucket.bucket_name}/{self.key}",
@@ -183,16 +317,41 @@ class _ExistingManifest(Dataset):
 
 
 class _S3Prefix(Dataset):
-    def __init__(self, bucket: s3.IBucket, prefix: str, extensions: tuple[str, ...]) -> None:
-        bad = [e for e in extensions if not e.startswith(".") or len(e) < 2]
-        if bad or not extensions:
-            raise ValueError(
-                f"Dataset.from_s3_prefix: extensions must be a non-empty list like "
-                f"['.jpg', '.png']; got {list(extensions)}"
+    factory = "Dataset.from_s3_prefix"
+
+    def __init__(self, bucket: s3.IBucket, prefix: str, extensions: Sequence[str]) -> None:
+        problems: list[str] = []
+        if not _is_bucket(bucket):
+            problems.append(
+                f"dataset: {self.factory} bucket is a {type(bucket).__name__}; allowed: an "
+                "s3.IBucket, e.g. s3.Bucket.from_bucket_name(scope, 'Data', 'my-bucket')"
             )
+        if not isinstance(prefix, str):
+            problems.append(
+                f"dataset: {self.factory} prefix is {type(prefix).__name__} {prefix!r:.60}; "
+                "allowed: a key prefix (str), e.g. 'images/'"
+            )
+            prefix = ""
+        elif problem := _uri_problem(self.factory, "prefix", prefix):
+            problems.append(problem)
+        elif any(c in prefix for c in "*?[") and not Token.is_unresolved(prefix):
+            problems.append(
+                f"dataset: {self.factory} prefix {prefix!r} holds a wildcard; allowed: the "
+                "literal start of the keys (S3 prefixes match no patterns), e.g. 'images/'"
+            )
+        if not _are_extensions(extensions):
+            problems.append(
+                f"dataset: {self.factory} extensions is {extensions!r:.80}; allowed: a "
+                "non-empty list of file extensions like ['.jpg', '.png']"
+            )
+            extensions = ()
         self.bucket = bucket
-        self.prefix = prefix
-        self.extensions = extensions
+        self.prefix = prefix.lstrip("/")
+        self.extensions = tuple(e.lower() for e in extensions)
+        self._argument_problems = tuple(problems)
+
+    def manifest_attributes(self, data_kind: DataKind) -> Collection[str] | None:
+        return ("source-ref",)
 
     def bind(
         self,
@@ -205,6 +364,7 @@ class _S3Prefix(Dataset):
     ) -> DatasetBinding:
         from .job.manifest import ManifestFromS3Prefix
 
+        self._raise_if_problems(data_kind)
         manifest_key = f"{output_prefix}manifests/input/{MANIFEST_NAME}"
         crawler = ManifestFromS3Prefix(
             scope,

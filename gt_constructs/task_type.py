@@ -67,6 +67,53 @@ class TaskType(enum.Enum):
     def title(self) -> str:
         return self._info.title
 
+    @property
+    def max_labels(self) -> int:
+        """How many label categories a job of this type may have (``LABEL_LIMITS``)."""
+        limit = LABEL_LIMITS.get(self)
+        return limit.max_labels if limit else MAX_LABELS
+
+    @property
+    def label_limit_reason(self) -> str:
+        """Why ``max_labels`` is what it is, for an error message."""
+        limit = LABEL_LIMITS.get(self)
+        if limit is None:
+            return f"Ground Truth's limit for a labeling job is {MAX_LABELS}"
+        return f"the {self.element} element takes at most {limit.max_labels} labels"
+
+
+#: Ground Truth's limit on the label categories of one labeling job.
+MAX_LABELS = 50
+
+
+@dataclass(frozen=True)
+class LabelLimit:
+    """A Crowd HTML Element's documented limit on its labels, tighter than Ground Truth's."""
+
+    max_labels: int
+    #: The AWS documentation page that states it.
+    source: str
+
+
+#: The task types whose answer element documents a tighter label limit than
+#: ``MAX_LABELS``. Only documented limits are here: the pages of the other elements
+#: (crowd-classifier, crowd-classifier-multi-select, crowd-image-classifier-multi-select,
+#: crowd-semantic-segmentation, crowd-instance-segmentation, crowd-entity-annotation;
+#: also crowd-polygon and crowd-keypoint, which no task type uses) state none, so those
+#: jobs get Ground Truth's 50.
+LABEL_LIMITS: dict[TaskType, LabelLimit] = {
+    # crowd-bounding-box, attribute labels: "Limit: 10 labels".
+    TaskType.BOUNDING_BOX: LabelLimit(
+        10,
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/sms-ui-template-crowd-bounding-box.html",
+    ),
+    # crowd-image-classifier, attribute categories: "You can specify up to 10 categories".
+    TaskType.IMAGE_CLASSIFICATION: LabelLimit(
+        10,
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/sms-ui-template-crowd-image-classifier.html",
+    ),
+}
+
 
 _I, _T = DataKind.IMAGE, DataKind.TEXT
 _INFO: dict[TaskType, _TaskTypeInfo] = {

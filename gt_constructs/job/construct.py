@@ -43,6 +43,8 @@ from .skill_table import SkillScope, worker_skill_table
 from .storage import job_storage
 
 CLOSED_TO_NEW_CUSTOMERS_WARNING = "@gt-constructs/job:ground-truth-closed-to-new-customers"
+#: A template reads a ``task.input`` key the pre-annotation output will not have.
+TEMPLATE_TASK_INPUT_WARNING = "@gt-constructs/job:template-reads-missing-task-input"
 
 
 T = TypeVar("T")
@@ -68,13 +70,16 @@ class CustomLabelingJob(Construct):
 
     Buckets, template and labels in S3, the annotation functions, the execution
     role, and the job itself (started on deploy, replaced on change, stopped on
-    delete: ``docs/lifecycle.md``). All problems of the props: one ``ConfigurationError``.
+    delete: ``docs/lifecycle.md``). All problems of the props, wrong types and the
+    dataset's problems included: one ``ConfigurationError``.
 
     :param task_type: what workers do; selects the default template and consolidation.
     :param labels: the label categories (1–50, unique, ≤ 256 characters each; may be
-        empty for CUSTOM).
+        empty for CUSTOM; at most 10 for BOUNDING_BOX and IMAGE_CLASSIFICATION, whose
+        elements document that limit: ``task_type.LABEL_LIMITS``).
     :param dataset: the data objects: ``Dataset.from_local_directory``,
-        ``Dataset.from_manifest`` or ``Dataset.from_s3_prefix``.
+        ``Dataset.from_manifest`` or ``Dataset.from_s3_prefix`` (their problems are
+        reported with the others).
     :param workteam: who labels: ``PrivateWorkteam(...)`` or
         ``PrivateWorkteam.from_workteam_arn(...)``.
     :param template: the worker UI. Default: the library's template for ``task_type``
@@ -192,9 +197,27 @@ class CustomLabelingJob(Construct):
             skip_objects_labeled_with=skip_objects_labeled_with,
             free_of_personally_identifiable_information=free_of_personally_identifiable_information,
             free_of_adult_content=free_of_adult_content,
+            other_props={
+                "dataset": dataset,
+                "workteam": workteam,
+                "template": template,
+                "input_bucket": input_bucket,
+                "output_bucket": output_bucket,
+                "encryption_key": encryption_key,
+                "role": role,
+                "pre_annotation_function": pre_annotation_function,
+                "post_annotation_function": post_annotation_function,
+                "removal_policy": removal_policy,
+                "start_on_deploy": start_on_deploy,
+                "stop_replaced_jobs": stop_replaced_jobs,
+                "skill_table": skill_table,
+                "notification_emails": notification_emails,
+                "access_logs_bucket": access_logs_bucket,
+                "log_retention": log_retention,
+            },
         )
-        self.template = self._checked_template(template)
-        answer_name = self.template.validate(self.consolidation)
+        self.template = self._checked_template(template, dataset)
+        answer_name = self._validated_template(dataset)
         warn_closed_to_new_customers(self)
 
         self.encryption_key = encryption_key
@@ -222,10 +245,18 @@ class CustomLabelingJob(Construct):
             self, "WorkerSkill", encryption_key=encryption_key, removal_policy=removal_policy
         )
 
+        #: What the library's annotation functions are told (their environment, through
+        #: the Lambda contract); also when your own functions are used instead.
+        self.pre_annotation_contract = settings.pre_annotation_settings()
+        self.post_annotation_contract = settings.post_annotation_settings(
+            answer_name=answer_name,
+            skill_table=self.skill_table.table_name,
+            output_uri=f"s3://{self.output_bucket.bucket_name}/{self.output_prefix.rstrip('/')}",
+        )
         self.pre_annotation_function: lambda_.IFunction = pre_annotation_function or (
             new_pre_annotation_function(
                 self,
-                settings.pre_annotation_settings(),
+                self.pre_annotation_contract,
                 log_retention=log_retention,
                 removal_policy=removal_policy,
             )
@@ -233,11 +264,7 @@ class CustomLabelingJob(Construct):
         self.post_annotation_function: lambda_.IFunction = post_annotation_function or (
             new_post_annotation_function(
                 self,
-                settings.post_annotation_settings(
-                    answer_name=answer_name,
-                    skill_table=self.skill_table.table_name,
-                    output_uri=f"s3://{self.output_bucket.bucket_name}/{self.output_prefix.rstrip('/')}",
-                ),
+                self.post_annotation_contract,
                 heavy=settings.heavy,
                 log_retention=log_retention,
                 removal_policy=removal_policy,
@@ -277,15 +304,44 @@ class CustomLabelingJob(Construct):
     label_category_s3_uri: _Part[str] = _Part("storage")
 
     # -- steps ------------------------------------------------------------------------------
-    def _checked_template(self, template: WorkerTemplate | None) -> WorkerTemplate:
-        """Every settings problem in one error; then the template to validate."""
+    def _checked_template(
+        self, template: WorkerTemplate | None, dataset: Dataset
+    ) -> WorkerTemplate:
+        """Every problem of the props in one error (settings, types, dataset); then the
+        template to validate."""
+        settings = self.settings
         problems = Problems(f"CustomLabelingJob {self.node.path}")
-        for problem in self.settings.problems():
+        for problem in settings.problems():
             problems.add(problem)
-        if template is None and self.task_type is TaskType.CUSTOM:
+        if "dataset" not in settings.ill_typed:
+            kind = None if "task_type" in settings.ill_typed else self.task_type.data_kind
+            for problem in dataset.problems(kind):
+                problems.add(problem)
+        if (
+            template is None
+            and self.task_type is TaskType.CUSTOM
+            and "task_type" not in settings.ill_typed
+        ):
             problems.add("task_type CUSTOM needs template=WorkerTemplate.from_file(...)")
         problems.raise_if_any()
         return template or WorkerTemplate.for_task_type(self.task_type)
+
+    def _validated_template(self, dataset: Dataset) -> str | None:
+        """Validate the template (``TemplateError`` on a problem); what works but would
+        probably show workers an empty task becomes a synth warning. Returns the answer
+        element's name."""
+        warnings: list[str] = []
+        answer_name = self.template.validate(
+            self.consolidation,
+            warnings=warnings,
+            task_type=self.task_type,
+            manifest_attributes=dataset.manifest_attributes(self.task_type.data_kind),
+        )
+        for warning in warnings:
+            Annotations.of(self).add_warning_v2(
+                TEMPLATE_TASK_INPUT_WARNING, f"worker template {self.template.source}:{warning}"
+            )
+        return answer_name
 
     def _grant(
         self,

@@ -10,7 +10,7 @@ construct tree, so the rules are tested without a synth.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,17 +20,17 @@ from ..consolidation import Consolidation
 from ..lambda_src.gt_annotation.contract import (
     PostAnnotationSettings,
     PreAnnotationSettings,
+    label_attribute_problems,
 )
-from ..task_type import TaskType
+from ..task_type import MAX_LABELS, TaskType
 from ..validation import Problems
 from .lifecycle import validate_job_name_prefix
+from .props import neutral, type_problems
 from .request import HumanTask
 from .role import PayloadAccess
 from .skill_table import SkillScope
 
-LABEL_ATTRIBUTE_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}"
 KEYWORD_PATTERN = r"[A-Za-z0-9]+( [A-Za-z0-9]+)*"
-MAX_LABELS = 50
 DEFAULT_TASK_TIME_LIMIT = Duration.minutes(10)
 DEFAULT_TASK_AVAILABILITY = Duration.days(10)
 #: Ground Truth's label category file format version.
@@ -54,6 +54,8 @@ class JobSettings:
     content_classifiers: tuple[str, ...]
     #: Problems found while reading the props (wrong types), reported with the rest.
     prop_problems: tuple[str, ...] = ()
+    #: The props of the wrong type (their stand-ins are not judged again).
+    ill_typed: frozenset[str] = frozenset()
 
     # -- from the construct's props ----------------------------------------------------
     @staticmethod
@@ -79,44 +81,71 @@ class JobSettings:
         skip_objects_labeled_with: str | None,
         free_of_personally_identifiable_information: bool,
         free_of_adult_content: bool,
+        other_props: Mapping[str, Any] | None = None,
     ) -> JobSettings:
-        labels = tuple(labels)
-        attribute = label_attribute_name or task_type.value.lower().replace("_", "-")
-        keywords = tuple(task_keywords or _default_keywords(task_type))
+        """The settings of these props; never raises for a prop of the wrong type.
+
+        Each prop (and each of ``other_props``, the construct's props the settings do
+        not hold: buckets, functions, the dataset, ...) is checked for its type first.
+        A wrong one becomes a problem in ``prop_problems``, reported by ``problems()``
+        with every other, and a neutral stand-in is used for it here, so that the
+        rest is still judged and a wrong type never ends as a bare ``TypeError``.
+        """
+        given = dict(locals())  # the parameters, by name: nothing else is defined yet
+        given.pop("other_props")
+        wrong = type_problems({**given, **(other_props or {})})
+        props = {name: neutral(name) if name in wrong else value for name, value in given.items()}
+        return JobSettings._build(
+            props, prop_problems=tuple(wrong.values()), ill_typed=frozenset(wrong)
+        )
+
+    @staticmethod
+    def _build(
+        props: Mapping[str, Any], *, prop_problems: tuple[str, ...], ill_typed: frozenset[str]
+    ) -> JobSettings:
+        """The settings, defaults applied, from props whose types are right."""
+        task_type: TaskType = props["task_type"]
+        labels = tuple(props["labels"])
+        attribute = props["label_attribute_name"] or task_type.value.lower().replace("_", "-")
+        keywords = tuple(props["task_keywords"] or _default_keywords(task_type))
         classifiers = tuple(
             name
             for name, on in (
                 (
                     "FreeOfPersonallyIdentifiableInformation",
-                    free_of_personally_identifiable_information,
+                    props["free_of_personally_identifiable_information"],
                 ),
-                ("FreeOfAdultContent", free_of_adult_content),
+                ("FreeOfAdultContent", props["free_of_adult_content"]),
             )
             if on
         )
         return JobSettings(
             task_type=task_type,
             labels=labels,
-            consolidation=consolidation or Consolidation.for_task_type(task_type),
+            consolidation=props["consolidation"] or Consolidation.for_task_type(task_type),
             label_attribute_name=attribute,
-            output_prefix=_as_prefix(output_prefix or f"labeling-jobs/{attribute}/output/"),
-            job_name_prefix=job_name_prefix or attribute[:52].rstrip("-"),
+            output_prefix=_as_prefix(
+                props["output_prefix"] or f"labeling-jobs/{attribute}/output/"
+            ),
+            job_name_prefix=props["job_name_prefix"] or attribute[:52].rstrip("-"),
             task=HumanTask(
-                workers_per_object=workers_per_object,
-                title=task_title or f"{task_type.title} of {_short_list(labels)}"[:128],
-                description=task_description
+                workers_per_object=props["workers_per_object"],
+                title=props["task_title"] or f"{task_type.title} of {_short_list(labels)}"[:128],
+                description=props["task_description"]
                 or f"{task_type.title}: label each data object carefully following the instructions.",
                 keywords=keywords,
-                time_limit_seconds=_seconds(task_time_limit),
-                availability_seconds=_seconds(task_availability_lifetime),
-                max_concurrent=max_concurrent_task_count,
-                max_human_labeled=max_human_labeled_object_count,
-                max_percentage=max_percentage_of_input_dataset_labeled,
+                time_limit_seconds=_seconds(props["task_time_limit"]),
+                availability_seconds=_seconds(props["task_availability_lifetime"]),
+                max_concurrent=props["max_concurrent_task_count"],
+                max_human_labeled=props["max_human_labeled_object_count"],
+                max_percentage=props["max_percentage_of_input_dataset_labeled"],
             ),
-            payload_access=payload_access,
-            skill_scope=skill_scope,
-            skip_objects_labeled_with=skip_objects_labeled_with,
+            payload_access=props["payload_access"],
+            skill_scope=props["skill_scope"],
+            skip_objects_labeled_with=props["skip_objects_labeled_with"],
             content_classifiers=classifiers,
+            prop_problems=prop_problems,
+            ill_typed=ill_typed,
         )
 
     # -- derived values ----------------------------------------------------------------
@@ -169,6 +198,7 @@ class JobSettings:
             skill_table=skill_table,
             skill_scope_mode=self.skill_scope.value,
             output_uri=output_uri,
+            labels=self.labels,
         )
 
     # -- validation --------------------------------------------------------------------
@@ -185,10 +215,18 @@ class JobSettings:
         return problems.items
 
     def _check_labels(self, problems: Problems) -> None:
+        if "labels" in self.ill_typed:
+            return
         labels = [label for label in self.labels if not Token.is_unresolved(label)]
         low = 0 if self.task_type is TaskType.CUSTOM else 1
-        if not low <= len(self.labels) <= MAX_LABELS:
-            problems.add(f"labels has {len(self.labels)} entries; allowed: {low}–{MAX_LABELS}")
+        high = self.task_type.max_labels
+        if not low <= len(self.labels) <= high:
+            why = (
+                ""
+                if high == MAX_LABELS
+                else f" for {self.task_type.value} ({self.task_type.label_limit_reason})"
+            )
+            problems.add(f"labels has {len(self.labels)} entries; allowed: {low}–{high}{why}")
         duplicates = sorted({label for label in labels if labels.count(label) > 1})
         if duplicates:
             problems.add(f"labels must be unique; repeated: {', '.join(duplicates)}")
@@ -200,19 +238,12 @@ class JobSettings:
                 )
 
     def _check_names(self, problems: Problems) -> None:
+        """The label attribute by the Lambda contract's rule (one rule, synth and run time)."""
         name = self.label_attribute_name
-        problems.check_pattern(
-            "label_attribute_name",
-            name,
-            LABEL_ATTRIBUTE_PATTERN,
-            "1–127 letters, digits and hyphens, starting and ending with a letter or digit",
-        )
-        for suffix in ("-metadata", "-ref"):
-            if name.endswith(suffix):
-                problems.add(
-                    f"label_attribute_name {name!r} must not end in '{suffix}' "
-                    "(Ground Truth reserves it)"
-                )
+        if not Token.is_unresolved(name):
+            for problem in label_attribute_problems(name, self.task_type.value):
+                # The contract says "label attribute name"; the message names the prop.
+                problems.add(problem.replace("label attribute name", "label_attribute_name", 1))
         validate_job_name_prefix(problems, self.job_name_prefix)
 
     def _check_task(self, problems: Problems) -> None:

@@ -22,6 +22,7 @@ from gt_constructs import (
     ConfigurationError,
     Consolidation,
     CustomLabelingJob,
+    DataKind,
     Dataset,
     PayloadAccess,
     PrivateWorkteam,
@@ -222,6 +223,8 @@ def test_post_annotation_function_knows_task_answer_and_skill_table(minimal: Tem
     assert variables["GT_PAYLOAD_ACCESS"] == "ASSUME_EXECUTION_ROLE"
     assert variables["GT_SKILL_SCOPE"] == "job"
     assert "Ref" in variables["GT_SKILL_TABLE"]
+    # The job's labels, in its order: class ids follow them when an event has no categories.
+    assert json.loads(variables["GT_LABELS"]) == ["Cat", "Dog"]
 
 
 def test_log_groups_have_retention(minimal: Template) -> None:
@@ -365,6 +368,66 @@ def test_ground_truth_closed_warning_is_added_once_per_job() -> None:
     assert len(warnings) == 1
 
 
+_READS_MISSING_KEY = (
+    '<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>\n'
+    "<crowd-form>\n"
+    "  <p>{{ task.input.missing_key }}</p>\n"
+    '  <crowd-image-classifier name="category" src="{{ task.input.taskObject | grant_read_access }}"'
+    ' categories="{{ task.input.labels | to_json | escape }}" header="Pick one">\n'
+    "  </crowd-image-classifier>\n"
+    "</crowd-form>\n"
+)
+
+
+def test_template_reading_a_missing_task_input_key_warns_at_synth() -> None:
+    from aws_cdk.assertions import Annotations
+
+    job = _job(template=WorkerTemplate.from_string(_READS_MISSING_KEY, source="pets.html"))
+    warnings = Annotations.from_stack(cdk.Stack.of(job)).find_warning(
+        "*", Match.string_like_regexp(r"task\.input\.missing_key")
+    )
+    assert len(warnings) == 1
+    message = warnings[0].entry.data
+    assert message.startswith(
+        "worker template pets.html:3: the template reads task.input.missing_key"
+    )
+    assert "the manifest attributes are source-ref" in message
+    assert "@gt-constructs/job:template-reads-missing-task-input" in message
+
+
+def test_template_warnings_know_an_existing_manifest_may_hold_any_key() -> None:
+    from aws_cdk.assertions import Annotations
+
+    bucket = _bucket()
+    job = _job(
+        template=WorkerTemplate.from_string(_READS_MISSING_KEY),
+        dataset=Dataset.from_manifest(bucket, "in.manifest"),
+    )
+    Annotations.from_stack(cdk.Stack.of(job)).has_warning(
+        "*",
+        Match.string_like_regexp("'missing_key' must then be an attribute of every manifest line"),
+    )
+
+
+def test_default_and_example_templates_give_no_task_input_warning() -> None:
+    # What the construct asks for its own local-directory datasets.
+    for task_type in TaskType:
+        if task_type.template_file is None:
+            continue
+        template = WorkerTemplate.for_task_type(task_type)
+        attributes = Dataset.from_local_directory(IMAGES).manifest_attributes(task_type.data_kind)
+        assert (
+            template.task_input_warnings(task_type=task_type, manifest_attributes=attributes) == []
+        ), task_type
+    example = WorkerTemplate.from_file(REPO / "examples" / "street-people.liquid.html")
+    assert (
+        example.task_input_warnings(
+            task_type=TaskType.INSTANCE_SEGMENTATION, manifest_attributes=("source-ref",)
+        )
+        == []
+    )
+
+
 def test_request_attribute_holds_the_whole_request() -> None:
     app = cdk.App()
     stack = cdk.Stack(app, "Req", env=ENV)
@@ -423,12 +486,44 @@ def test_fails_when_labels_repeat() -> None:
 
 def test_fails_when_there_are_no_labels() -> None:
     with pytest.raises(ConfigurationError, match="labels has 0 entries; allowed: 1–50"):
-        _job(labels=[])
+        _job(task_type=TaskType.IMAGE_MULTI_LABEL, labels=[])
 
 
 def test_fails_when_there_are_too_many_labels() -> None:
     with pytest.raises(ConfigurationError, match="labels has 51 entries"):
         _job(labels=[f"l{i}" for i in range(51)])
+
+
+def test_fails_when_bounding_box_has_11_labels() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        _job(task_type=TaskType.BOUNDING_BOX, labels=[f"l{i}" for i in range(11)])
+    assert error.value.problems == [
+        "labels has 11 entries; allowed: 1–10 for BOUNDING_BOX (the crowd-bounding-box "
+        "element takes at most 10 labels)"
+    ]
+
+
+def test_fails_when_image_classification_has_11_labels() -> None:
+    with pytest.raises(ConfigurationError, match="crowd-image-classifier element takes at most 10"):
+        _job(labels=[f"l{i}" for i in range(11)])
+
+
+def test_bounding_box_takes_10_labels() -> None:
+    job = _job(task_type=TaskType.BOUNDING_BOX, labels=[f"l{i}" for i in range(10)])
+    assert len(job.labels) == 10
+
+
+def test_label_limits_are_ground_truths_50_unless_an_element_documents_less() -> None:
+    from gt_constructs.task_type import LABEL_LIMITS, MAX_LABELS
+
+    for task_type in TaskType:
+        limit = LABEL_LIMITS.get(task_type)
+        assert task_type.max_labels == (limit.max_labels if limit else MAX_LABELS)
+        assert limit is None or limit.source.startswith("https://docs.aws.amazon.com/")
+    assert {t: lim.max_labels for t, lim in LABEL_LIMITS.items()} == {
+        TaskType.BOUNDING_BOX: 10,
+        TaskType.IMAGE_CLASSIFICATION: 10,
+    }
 
 
 def test_fails_when_a_label_is_too_long() -> None:
@@ -439,6 +534,19 @@ def test_fails_when_a_label_is_too_long() -> None:
 def test_fails_when_label_attribute_name_ends_in_metadata() -> None:
     with pytest.raises(ConfigurationError, match="must not end in '-metadata'"):
         _job(label_attribute_name="cats-metadata")
+
+
+def test_fails_when_label_attribute_name_ends_in_ref() -> None:
+    # The contract's rule: -ref is for built-in task types only; these are custom jobs.
+    with pytest.raises(ConfigurationError) as error:
+        _job(
+            task_type=TaskType.INSTANCE_SEGMENTATION,
+            labels=["Person"],
+            label_attribute_name="people-ref",
+        )
+    (problem,) = error.value.problems
+    assert problem.startswith("label_attribute_name 'people-ref' must not end in '-ref'")
+    assert "'people-mask'" in problem
 
 
 def test_fails_when_label_attribute_name_has_bad_characters() -> None:
@@ -508,8 +616,214 @@ def test_fails_when_template_lacks_the_answer_element() -> None:
 
 def test_fails_when_dataset_directory_has_no_images(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("nothing to label")
-    with pytest.raises(ValueError, match=r"holds no data objects for a image task; allowed: \.jpg"):
-        _job(dataset=Dataset.from_local_directory(tmp_path))
+    assert _only_problem(dataset=Dataset.from_local_directory(tmp_path)) == (
+        f"dataset: Dataset.from_local_directory folder {tmp_path} holds no data objects for "
+        "an image task; allowed: .jpg, .jpeg, .png files (sub-folders included)"
+    )
+
+
+# -- dataset problems: in the same one error as every other --------------------------------
+def test_fails_when_dataset_folder_is_missing_and_workers_per_object_is_wrong(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(ConfigurationError) as error:
+        _job(dataset=Dataset.from_local_directory(missing), workers_per_object=12)
+    assert error.value.problems == [
+        "workers_per_object is 12; allowed: 1–9",
+        f"dataset: Dataset.from_local_directory path {missing} does not exist; allowed: a "
+        "folder of .jpg, .jpeg, .png files (sub-folders included)",
+    ]
+
+
+def test_fails_when_dataset_folder_is_empty_for_a_text_task(tmp_path: Path) -> None:
+    (tmp_path / "blank.txt").write_text("\n  \n")
+    problem = _only_problem(
+        task_type=TaskType.TEXT_CLASSIFICATION, dataset=Dataset.from_local_directory(tmp_path)
+    )
+    assert problem.endswith(
+        "holds no data objects for a text task; allowed: .txt files, one data object per "
+        "non-empty line"
+    )
+
+
+def test_fails_when_dataset_text_file_is_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    problem = _only_problem(
+        task_type=TaskType.TEXT_CLASSIFICATION, dataset=Dataset.from_local_directory(tmp_path)
+    )
+    assert "cannot read" in problem and "latin1.txt as UTF-8 text" in problem
+
+
+def test_fails_when_dataset_path_is_a_file(tmp_path: Path) -> None:
+    file = tmp_path / "one.png"
+    file.write_bytes(b"")
+    assert _only_problem(dataset=Dataset.from_local_directory(file)) == (
+        f"dataset: Dataset.from_local_directory path {file} is a file; allowed: a folder"
+    )
+
+
+def _bucket(name: str = "existing-data-bucket") -> Any:
+    return s3.Bucket.from_bucket_name(cdk.Stack(cdk.App(), "B"), "Data", name)
+
+
+def test_fails_when_dataset_manifest_key_is_empty() -> None:
+    assert _only_problem(dataset=Dataset.from_manifest(_bucket(), " ")) == (
+        "dataset: Dataset.from_manifest key is empty; allowed: the manifest's S3 key, "
+        "e.g. 'manifests/input.manifest'"
+    )
+
+
+def test_fails_when_dataset_manifest_key_is_a_uri() -> None:
+    dataset = Dataset.from_manifest(_bucket(), "s3://existing-data-bucket/in.manifest")
+    assert _only_problem(dataset=dataset) == (
+        "dataset: Dataset.from_manifest key 's3://existing-data-bucket/in.manifest' is an S3 "
+        "URI; allowed: the key within the bucket given, e.g. 'in.manifest'"
+    )
+
+
+def test_fails_when_dataset_prefix_has_a_wildcard_and_bad_extensions() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        _job(dataset=Dataset.from_s3_prefix(_bucket(), "images/*.jpg", extensions=["jpg"]))
+    assert error.value.problems == [
+        "dataset: Dataset.from_s3_prefix prefix 'images/*.jpg' holds a wildcard; allowed: the "
+        "literal start of the keys (S3 prefixes match no patterns), e.g. 'images/'",
+        "dataset: Dataset.from_s3_prefix extensions is ['jpg']; allowed: a non-empty list of "
+        "file extensions like ['.jpg', '.png']",
+    ]
+
+
+def test_fails_when_dataset_extensions_is_a_string() -> None:
+    dataset = Dataset.from_s3_prefix(_bucket(), "images/", extensions=".jpg")  # type: ignore[arg-type]
+    assert _only_problem(dataset=dataset).startswith(
+        "dataset: Dataset.from_s3_prefix extensions is '.jpg'; allowed: a non-empty list"
+    )
+
+
+def test_fails_when_dataset_bucket_is_a_bucket_name() -> None:
+    dataset = Dataset.from_manifest("existing-data-bucket", "in.manifest")  # type: ignore[arg-type]
+    assert _only_problem(dataset=dataset).startswith(
+        "dataset: Dataset.from_manifest bucket is a str; allowed: an s3.IBucket"
+    )
+
+
+def test_dataset_factories_never_raise_and_bind_raises_the_problems(tmp_path: Path) -> None:
+    dataset = Dataset.from_local_directory(tmp_path / "missing")  # no error yet
+    assert len(dataset.problems()) == 1
+    stack = cdk.Stack(cdk.App(), "Alone")
+    bucket = s3.Bucket(stack, "In")
+    with pytest.raises(ConfigurationError, match=r"Dataset\.from_local_directory: 1 invalid"):
+        dataset.bind(
+            stack,
+            input_bucket=bucket,
+            output_bucket=bucket,
+            output_prefix="out/",
+            data_kind=DataKind.IMAGE,
+        )
+
+
+# -- wrong types: the same one error, never a bare TypeError --------------------------------
+def _only_problem(**overrides: Any) -> str:
+    with pytest.raises(ConfigurationError) as error:
+        _job(**overrides)
+    (problem,) = error.value.problems
+    return problem
+
+
+def test_fails_when_workers_per_object_is_a_string() -> None:
+    assert _only_problem(workers_per_object="3") == (
+        "workers_per_object is '3' (a str); allowed: an integer, 1–9 (did you mean 3?)"
+    )
+
+
+def test_fails_when_workers_per_object_is_a_duration() -> None:
+    assert _only_problem(workers_per_object=cdk.Duration.minutes(3)) == (
+        "workers_per_object is a Duration (3 minutes); allowed: an integer, 1–9"
+    )
+
+
+def test_fails_when_workers_per_object_is_a_bool() -> None:
+    assert _only_problem(workers_per_object=True).startswith("workers_per_object is True (a bool)")
+
+
+def test_fails_when_task_time_limit_is_an_int() -> None:
+    assert _only_problem(task_time_limit=600) == (
+        "task_time_limit is 600 (an int); allowed: a Duration, 30 s–8 h "
+        "(e.g. Duration.minutes(10)) (did you mean Duration.seconds(600)?)"
+    )
+
+
+def test_fails_when_labels_is_a_string() -> None:
+    assert _only_problem(labels="Cat") == (
+        "labels is 'Cat' (a str); allowed: a list of strings, the label categories, "
+        "e.g. ['Cat', 'Dog'] (did you mean ['Cat']?)"
+    )
+
+
+def test_fails_when_a_label_is_not_a_string() -> None:
+    assert _only_problem(labels=["Cat", 7]).startswith("labels is ['Cat', 7] (a list); allowed:")
+
+
+def test_fails_when_task_type_is_a_string() -> None:
+    # One problem: the stand-in task type brings no "CUSTOM needs a template" with it.
+    problem = _only_problem(task_type="BOUNDING_BOX")
+    assert problem.startswith("task_type is 'BOUNDING_BOX' (a str); allowed: one of TaskType.")
+    assert problem.endswith("(did you mean TaskType.BOUNDING_BOX?)")
+
+
+def test_fails_when_input_bucket_is_a_bucket_name() -> None:
+    assert _only_problem(input_bucket="my-bucket") == (
+        "input_bucket is 'my-bucket' (a str); allowed: an s3.IBucket, e.g. s3.Bucket(...) (or None)"
+    )
+
+
+def test_fails_when_removal_policy_is_a_string() -> None:
+    problem = _only_problem(removal_policy="destroy")
+    assert problem.startswith("removal_policy is 'destroy' (a str); allowed: one of ")
+    assert "RemovalPolicy.DESTROY" in problem
+
+
+def test_fails_when_start_on_deploy_is_not_a_bool() -> None:
+    assert _only_problem(start_on_deploy="yes") == (
+        "start_on_deploy is 'yes' (a str); allowed: True or False"
+    )
+
+
+def test_fails_when_task_keywords_is_a_string() -> None:
+    assert _only_problem(task_keywords="cats").endswith("(did you mean ['cats']?)")
+
+
+def test_fails_with_wrong_types_and_other_problems_in_one_error() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        _job(workers_per_object="3", labels=["a", "a"], max_concurrent_task_count=0)
+    assert [p.split(" ")[0] for p in error.value.problems] == [
+        "workers_per_object",
+        "labels",
+        "max_concurrent_task_count",
+    ]
+
+
+class _Wrong:
+    """A value of a type no prop takes."""
+
+
+def _props() -> list[str]:
+    import inspect
+
+    names = list(inspect.signature(CustomLabelingJob.__init__).parameters)
+    return [n for n in names if n not in ("self", "scope", "construct_id")]
+
+
+def test_every_prop_has_a_type_rule() -> None:
+    from gt_constructs.job.props import EXPECTED
+
+    assert sorted(EXPECTED) == sorted(_props())
+
+
+@pytest.mark.parametrize("name", _props())
+def test_fails_when_any_prop_has_the_wrong_type(name: str) -> None:
+    problem = _only_problem(**{name: _Wrong()})
+    assert problem.startswith(f"{name} is a _Wrong; allowed: ")
 
 
 # -- snapshots (assertions above stay the source of truth) -------------------------------------
