@@ -35,6 +35,7 @@ from .functions import new_post_annotation_function, new_pre_annotation_function
 from .lifecycle import LabelingJobResource, job_dependencies, planned_job
 from .monitoring import LabelingJobMonitoring
 from .outputs import add_job_outputs
+from .props import EXPECTED
 from .request import job_request
 from .role import JobAccess, PayloadAccess, job_keys
 from .runner import LabelingJobRunner
@@ -175,49 +176,12 @@ class CustomLabelingJob(Construct):
         access_logs_bucket: s3.IBucket | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
+        # Every prop by name (nothing else is defined yet), judged as one: wrong types too.
+        props = {name: value for name, value in dict(locals()).items() if name in EXPECTED}
         super().__init__(scope, construct_id)
-        self.settings = settings = JobSettings.from_props(
-            task_type=task_type,
-            labels=labels,
-            consolidation=consolidation,
-            label_attribute_name=label_attribute_name,
-            output_prefix=output_prefix,
-            job_name_prefix=job_name_prefix,
-            workers_per_object=workers_per_object,
-            task_title=task_title,
-            task_description=task_description,
-            task_keywords=task_keywords,
-            task_time_limit=task_time_limit,
-            task_availability_lifetime=task_availability_lifetime,
-            max_concurrent_task_count=max_concurrent_task_count,
-            max_human_labeled_object_count=max_human_labeled_object_count,
-            max_percentage_of_input_dataset_labeled=max_percentage_of_input_dataset_labeled,
-            payload_access=payload_access,
-            skill_scope=skill_scope,
-            skip_objects_labeled_with=skip_objects_labeled_with,
-            free_of_personally_identifiable_information=free_of_personally_identifiable_information,
-            free_of_adult_content=free_of_adult_content,
-            other_props={
-                "dataset": dataset,
-                "workteam": workteam,
-                "template": template,
-                "input_bucket": input_bucket,
-                "output_bucket": output_bucket,
-                "encryption_key": encryption_key,
-                "role": role,
-                "pre_annotation_function": pre_annotation_function,
-                "post_annotation_function": post_annotation_function,
-                "removal_policy": removal_policy,
-                "start_on_deploy": start_on_deploy,
-                "stop_replaced_jobs": stop_replaced_jobs,
-                "skill_table": skill_table,
-                "notification_emails": notification_emails,
-                "access_logs_bucket": access_logs_bucket,
-                "log_retention": log_retention,
-            },
-        )
-        self.template = self._checked_template(template, dataset)
-        answer_name = self._validated_template(dataset)
+        self.settings = settings = JobSettings.from_props(props)
+        self.template = checked_template(self, template, dataset)
+        answer_name = validated_template(self, dataset)
         warn_closed_to_new_customers(self)
 
         self.encryption_key = encryption_key
@@ -304,45 +268,6 @@ class CustomLabelingJob(Construct):
     label_category_s3_uri: _Part[str] = _Part("storage")
 
     # -- steps ------------------------------------------------------------------------------
-    def _checked_template(
-        self, template: WorkerTemplate | None, dataset: Dataset
-    ) -> WorkerTemplate:
-        """Every problem of the props in one error (settings, types, dataset); then the
-        template to validate."""
-        settings = self.settings
-        problems = Problems(f"CustomLabelingJob {self.node.path}")
-        for problem in settings.problems():
-            problems.add(problem)
-        if "dataset" not in settings.ill_typed:
-            kind = None if "task_type" in settings.ill_typed else self.task_type.data_kind
-            for problem in dataset.problems(kind):
-                problems.add(problem)
-        if (
-            template is None
-            and self.task_type is TaskType.CUSTOM
-            and "task_type" not in settings.ill_typed
-        ):
-            problems.add("task_type CUSTOM needs template=WorkerTemplate.from_file(...)")
-        problems.raise_if_any()
-        return template or WorkerTemplate.for_task_type(self.task_type)
-
-    def _validated_template(self, dataset: Dataset) -> str | None:
-        """Validate the template (``TemplateError`` on a problem); what works but would
-        probably show workers an empty task becomes a synth warning. Returns the answer
-        element's name."""
-        warnings: list[str] = []
-        answer_name = self.template.validate(
-            self.consolidation,
-            warnings=warnings,
-            task_type=self.task_type,
-            manifest_attributes=dataset.manifest_attributes(self.task_type.data_kind),
-        )
-        for warning in warnings:
-            Annotations.of(self).add_warning_v2(
-                TEMPLATE_TASK_INPUT_WARNING, f"worker template {self.template.source}:{warning}"
-            )
-        return answer_name
-
     def _grant(
         self,
         role: iam.IRole | None,
@@ -419,6 +344,49 @@ class CustomLabelingJob(Construct):
         return LabelingJobMonitoring.metric(
             contract.METRIC_ANSWERS_REJECTED, function=self.post_annotation_function, **kwargs
         )
+
+
+# -- steps that judge the props, before anything is built -----------------------------------
+def checked_template(
+    job: CustomLabelingJob, template: WorkerTemplate | None, dataset: Dataset
+) -> WorkerTemplate:
+    """Every problem of the props in one error (settings, types, dataset); then the
+    template to validate."""
+    settings = job.settings
+    problems = Problems(f"CustomLabelingJob {job.node.path}")
+    for problem in settings.problems():
+        problems.add(problem)
+    if "dataset" not in settings.ill_typed:
+        kind = None if "task_type" in settings.ill_typed else settings.task_type.data_kind
+        for problem in dataset.problems(kind):
+            problems.add(problem)
+    if (
+        template is None
+        and settings.task_type is TaskType.CUSTOM
+        and "task_type" not in settings.ill_typed
+    ):
+        problems.add("task_type CUSTOM needs template=WorkerTemplate.from_file(...)")
+    problems.raise_if_any()
+    return template or WorkerTemplate.for_task_type(settings.task_type)
+
+
+def validated_template(job: CustomLabelingJob, dataset: Dataset) -> str | None:
+    """Validate the job's template (``TemplateError`` on a problem); what works but would
+    probably show workers an empty task becomes a synth warning. Returns the answer
+    element's name."""
+    warnings: list[str] = []
+    task_type = job.settings.task_type
+    answer_name = job.template.validate(
+        job.settings.consolidation,
+        warnings=warnings,
+        task_type=task_type,
+        manifest_attributes=dataset.manifest_attributes(task_type.data_kind),
+    )
+    for warning in warnings:
+        Annotations.of(job).add_warning_v2(
+            TEMPLATE_TASK_INPUT_WARNING, f"worker template {job.template.source}:{warning}"
+        )
+    return answer_name
 
 
 def warn_closed_to_new_customers(scope: IConstruct) -> None:

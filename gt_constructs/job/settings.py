@@ -59,44 +59,20 @@ class JobSettings:
 
     # -- from the construct's props ----------------------------------------------------
     @staticmethod
-    def from_props(
-        *,
-        task_type: TaskType,
-        labels: Sequence[str],
-        consolidation: Consolidation | None,
-        label_attribute_name: str | None,
-        output_prefix: str | None,
-        job_name_prefix: str | None,
-        workers_per_object: int,
-        task_title: str | None,
-        task_description: str | None,
-        task_keywords: Sequence[str] | None,
-        task_time_limit: Duration,
-        task_availability_lifetime: Duration,
-        max_concurrent_task_count: int,
-        max_human_labeled_object_count: int | None,
-        max_percentage_of_input_dataset_labeled: int | None,
-        payload_access: PayloadAccess,
-        skill_scope: SkillScope,
-        skip_objects_labeled_with: str | None,
-        free_of_personally_identifiable_information: bool,
-        free_of_adult_content: bool,
-        other_props: Mapping[str, Any] | None = None,
-    ) -> JobSettings:
-        """The settings of these props; never raises for a prop of the wrong type.
+    def from_props(props: Mapping[str, Any]) -> JobSettings:
+        """The settings of the construct's props (by name); never raises for a prop of
+        the wrong type.
 
-        Each prop (and each of ``other_props``, the construct's props the settings do
-        not hold: buckets, functions, the dataset, ...) is checked for its type first.
-        A wrong one becomes a problem in ``prop_problems``, reported by ``problems()``
-        with every other, and a neutral stand-in is used for it here, so that the
-        rest is still judged and a wrong type never ends as a bare ``TypeError``.
+        Each prop, those the settings do not hold too (buckets, functions, the
+        dataset, ...), is checked for its type first. A wrong one becomes a problem
+        in ``prop_problems``, reported by ``problems()`` with every other, and a
+        neutral stand-in is used for it here, so that the rest is still judged and a
+        wrong type never ends as a bare ``TypeError``.
         """
-        given = dict(locals())  # the parameters, by name: nothing else is defined yet
-        given.pop("other_props")
-        wrong = type_problems({**given, **(other_props or {})})
-        props = {name: neutral(name) if name in wrong else value for name, value in given.items()}
+        wrong = type_problems(props)
+        judged = {name: neutral(name) if name in wrong else value for name, value in props.items()}
         return JobSettings._build(
-            props, prop_problems=tuple(wrong.values()), ill_typed=frozenset(wrong)
+            judged, prop_problems=tuple(wrong.values()), ill_typed=frozenset(wrong)
         )
 
     @staticmethod
