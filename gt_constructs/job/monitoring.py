@@ -26,7 +26,8 @@ STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
 
 
 class LabelingJobMonitoring(Construct):
-    """State-change e-mails, alarms on the functions and the runner, and a dashboard."""
+    """State-change e-mails, alarms on the functions and the runner, and a dashboard.
+    Every alarm notifies the topic (whose policy lets exactly them publish)."""
 
     def __init__(
         self,
@@ -68,6 +69,7 @@ class LabelingJobMonitoring(Construct):
             state_machine.metric_failed(period=Duration.minutes(5)),
             "A runner execution (another labeling batch) failed",
         )
+        self._let_alarms_publish()
         self.dashboard = self._dashboard(functions, post_annotation_function, state_machine)
 
     # -- parts ----------------------------------------------------------------------------
@@ -114,6 +116,28 @@ class LabelingJobMonitoring(Construct):
                 detail={"LabelingJobStatus": ["Completed", "Failed", "Stopped"]},
             ),
             targets=[targets.SnsTopic(self.topic)],
+        )
+
+    def _let_alarms_publish(self) -> None:
+        """Let CloudWatch publish this construct's alarms to the topic, and nothing else.
+
+        ``enforce_ssl`` gives the topic a policy of its own, which replaces the
+        default one (the account may publish): without this statement every
+        alarm action is refused. ``aws:SourceArn`` names exactly the alarms
+        above and ``aws:SourceAccount`` the stack's account, so no other
+        alarm (of this account or another) can publish through it.
+        """
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfTheLabelingJob",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                    "ArnEquals": {"aws:SourceArn": [alarm.alarm_arn for alarm in self.alarms]},
+                },
+            )
         )
 
     def _alarm(self, alarm_id: str, metric: cloudwatch.Metric, description: str) -> None:

@@ -1,0 +1,149 @@
+"""CustomLabelingJob hardening (issue 13): alarms that can notify, logs under the
+customer key, DIRECT_READ grants per task type, consolidation errors watched.
+
+One nag-checked synth for the module: a classification job without a key
+(``Plain``), a classification job with a key, an imported output bucket and an
+S3-prefix dataset (``Keyed``), and a semantic segmentation job with a key and
+its own log retention (``Segmentation``); all three DIRECT_READ.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Template
+
+from gt_constructs import CustomLabelingJob, Dataset, PayloadAccess, PrivateWorkteam, TaskType
+from tests.support import synth_stacks
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGES = REPO / "examples" / "street-scenes"
+WORKTEAM_ARN = "arn:aws:sagemaker:us-east-1:111122223333:workteam/private-crowd/street-team"
+ACCOUNT = "111122223333"
+ENV = cdk.Environment(account=ACCOUNT, region="us-east-1")
+
+
+def _job(stack: cdk.Stack, **props: Any) -> CustomLabelingJob:
+    return CustomLabelingJob(
+        stack,
+        "Job",
+        workteam=PrivateWorkteam.from_workteam_arn(stack, "Team", WORKTEAM_ARN),
+        payload_access=PayloadAccess.DIRECT_READ,
+        **props,
+    )
+
+
+def _build(app: cdk.App) -> list[cdk.Stack]:
+    plain = cdk.Stack(app, "Plain", env=ENV)
+    _job(
+        plain,
+        task_type=TaskType.IMAGE_CLASSIFICATION,
+        labels=["Cat", "Dog"],
+        dataset=Dataset.from_local_directory(IMAGES),
+    )
+    keyed = cdk.Stack(app, "Keyed", env=ENV)
+    photos = s3.Bucket.from_bucket_name(keyed, "Photos", "street-photos")
+    _job(
+        keyed,
+        task_type=TaskType.IMAGE_CLASSIFICATION,
+        labels=["Cat", "Dog"],
+        dataset=Dataset.from_s3_prefix(photos, "2026/11/"),
+        output_bucket=s3.Bucket.from_bucket_name(keyed, "Results", "labeling-results"),
+        encryption_key=kms.Key(keyed, "Key", enable_key_rotation=True),
+    )
+    segmentation = cdk.Stack(app, "Segmentation", env=ENV)
+    _job(
+        segmentation,
+        task_type=TaskType.SEMANTIC_SEGMENTATION,
+        labels=["Sky", "Road"],
+        dataset=Dataset.from_local_directory(IMAGES),
+        encryption_key=kms.Key(segmentation, "Key", enable_key_rotation=True),
+        log_retention=logs.RetentionDays.TWO_WEEKS,
+    )
+    return [plain, keyed, segmentation]
+
+
+@pytest.fixture(scope="module")
+def templates() -> dict[str, Template]:
+    return synth_stacks(_build)
+
+
+def _resources(template: Template, kind: str) -> dict[str, Any]:
+    return template.find_resources(kind)
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return document["Statement"]  # type: ignore[no-any-return]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# -- 1. alarms can notify -------------------------------------------------------------------
+def _cloudwatch_statements(template: Template, topic_id: str) -> list[dict[str, Any]]:
+    """Statements of the topic's policies that let CloudWatch publish to it."""
+    found = []
+    for policy in _resources(template, "AWS::SNS::TopicPolicy").values():
+        props = policy["Properties"]
+        if {"Ref": topic_id} not in props["Topics"]:
+            continue
+        for statement in _statements(props["PolicyDocument"]):
+            if (
+                statement["Effect"] == "Allow"
+                and statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+                and "sns:Publish" in _as_list(statement["Action"])
+            ):
+                found.append(statement)
+    return found
+
+
+def _source_arn_matches(condition: dict[str, Any], alarm_id: str) -> bool:
+    """The alarm's own ARN is one of the condition's aws:SourceArn values (exact ARNs)."""
+    arn = {"Fn::GetAtt": [alarm_id, "Arn"]}
+    values = [
+        value
+        for operator in ("ArnEquals", "ArnLike")
+        for value in _as_list(condition.get(operator, {}).get("aws:SourceArn", []))
+    ]
+    return arn in values
+
+
+@pytest.mark.parametrize("name", ["Plain", "Keyed", "Segmentation"])
+def test_every_alarm_action_is_a_topic_cloudwatch_may_publish_to(
+    templates: dict[str, Template], name: str
+) -> None:
+    template = templates[name]
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    assert alarms
+    for alarm_id, alarm in alarms.items():
+        actions = alarm["Properties"]["AlarmActions"]
+        assert actions, alarm_id
+        for action in actions:
+            assert set(action) == {"Ref"}, f"{alarm_id}: action {action} is not a topic"
+            statements = _cloudwatch_statements(template, action["Ref"])
+            assert statements, f"{alarm_id}: CloudWatch may not publish to {action['Ref']}"
+            assert any(
+                s["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+                and _source_arn_matches(s["Condition"], alarm_id)
+                for s in statements
+            ), f"{alarm_id}: no statement names this alarm and the account"
+
+
+def test_cloudwatch_may_publish_only_for_the_jobs_alarms(templates: dict[str, Template]) -> None:
+    template = templates["Plain"]
+    (topic_id,) = _resources(template, "AWS::SNS::Topic")
+    (statement,) = _cloudwatch_statements(template, topic_id)
+    named = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    assert sorted(json.dumps(a) for a in named) == sorted(
+        json.dumps({"Fn::GetAtt": [alarm_id, "Arn"]}) for alarm_id in alarms
+    )
+    assert statement["Resource"] == {"Ref": topic_id}
