@@ -364,6 +364,12 @@ class CustomLabelingJob(Construct):
             contract.METRIC_ANSWERS_REJECTED, function=self.post_annotation_function, **kwargs
         )
 
+    def metric_consolidation_errors(self, **kwargs: Any) -> cloudwatch.Metric:
+        """Objects that got a failure instead of a label (sum over 5 minutes)."""
+        return LabelingJobMonitoring.metric(
+            contract.METRIC_CONSOLIDATION_ERRORS, function=self.post_annotation_function, **kwargs
+        )
+
 
 def warn_closed_to_new_customers(scope: IConstruct) -> None:
     """Ground Truth takes no new customers: say so at synth (acknowledgeable)."""

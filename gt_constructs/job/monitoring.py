@@ -26,8 +26,8 @@ STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
 
 
 class LabelingJobMonitoring(Construct):
-    """State-change e-mails, alarms on the functions and the runner, and a dashboard.
-    Every alarm notifies the topic (whose policy lets exactly them publish)."""
+    """State-change e-mails, alarms on the functions, consolidation errors and the runner,
+    and a dashboard. Every alarm notifies the topic (whose policy lets exactly them publish)."""
 
     def __init__(
         self,
@@ -48,7 +48,8 @@ class LabelingJobMonitoring(Construct):
         :param notification_emails: subscribed to the topic. Default: - none.
         :param encryption_key: encrypts the topic. Default: - a new key with rotation.
         :param post_annotation_function: the consolidation function, whose own metrics
-            (objects consolidated, answers rejected) the dashboard shows. Default: - none.
+            (objects consolidated, answers rejected, consolidation errors) the dashboard
+            shows; its consolidation errors raise an alarm. Default: - none.
         """
         super().__init__(scope, construct_id)
         self.topic = self._topic(encryption_key, notification_emails)
@@ -69,6 +70,16 @@ class LabelingJobMonitoring(Construct):
             state_machine.metric_failed(period=Duration.minutes(5)),
             "A runner execution (another labeling batch) failed",
         )
+        if post_annotation_function is not None:
+            # Any object whose consolidation failed (>= 1 of a count: > 0) in a period.
+            self._alarm(
+                "ConsolidationErrors",
+                self.metric(
+                    contract.METRIC_CONSOLIDATION_ERRORS, function=post_annotation_function
+                ),
+                "Objects of the labeling job got a failure instead of a label "
+                "(their consolidation failed: see the post-annotation function's logs)",
+            )
         self._let_alarms_publish()
         self.dashboard = self._dashboard(functions, post_annotation_function, state_machine)
 
@@ -175,6 +186,10 @@ class LabelingJobMonitoring(Construct):
                         self.metric(contract.METRIC_OBJECTS_CONSOLIDATED, function=post),
                         self.metric(contract.METRIC_ANSWERS_REJECTED, function=post),
                     ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Consolidation errors",
+                    left=[self.metric(contract.METRIC_CONSOLIDATION_ERRORS, function=post)],
                 ),
             )
         dashboard.add_widgets(

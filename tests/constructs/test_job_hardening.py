@@ -9,6 +9,7 @@ its own log retention (``Segmentation``); all three DIRECT_READ.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
+from gt_annotation.metrics import emit_consolidation_metrics
+from gt_constructs.lambda_src.gt_annotation.contract import (
+    METRIC_CONSOLIDATION_ERRORS,
+    METRICS_NAMESPACE,
+)
 
 from gt_constructs import CustomLabelingJob, Dataset, PayloadAccess, PrivateWorkteam, TaskType
 from tests.support import synth_stacks
@@ -147,3 +153,56 @@ def test_cloudwatch_may_publish_only_for_the_jobs_alarms(templates: dict[str, Te
         json.dumps({"Fn::GetAtt": [alarm_id, "Arn"]}) for alarm_id in alarms
     )
     assert statement["Resource"] == {"Ref": topic_id}
+
+
+# -- 4. consolidation errors ------------------------------------------------------------------
+def _post_function_id(template: Template) -> str:
+    (function_id,) = [
+        fid
+        for fid, f in _resources(template, "AWS::Lambda::Function").items()
+        if f["Properties"].get("Handler") == "gt_annotation.post_annotation.handler"
+    ]
+    return function_id
+
+
+def test_consolidation_errors_alarm_notifies_the_topic(templates: dict[str, Template]) -> None:
+    template = templates["Plain"]
+    alarms = [
+        a["Properties"]
+        for a in _resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == METRIC_CONSOLIDATION_ERRORS
+    ]
+    assert len(alarms) == 1
+    (alarm,) = alarms
+    (topic_id,) = _resources(template, "AWS::SNS::Topic")
+    assert alarm["Namespace"] == METRICS_NAMESPACE
+    assert alarm["Dimensions"] == [
+        {"Name": "Function", "Value": {"Ref": _post_function_id(template)}}
+    ]
+    assert alarm["Statistic"] == "Sum" and alarm["Period"] == 300
+    # A count of objects: >= 1 is > 0, in one period.
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["Threshold"] == 1 and alarm["EvaluationPeriods"] == 1
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def test_consolidation_errors_alarm_reads_what_the_function_emits() -> None:
+    # The alarm's namespace, metric and dimension are those of the function's EMF record.
+    stream = io.StringIO()
+    emit_consolidation_metrics(
+        job_name="j", objects=3, rejected=0, mean_confidence=None, errors=2, stream=stream
+    )
+    record = json.loads(stream.getvalue())
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == METRICS_NAMESPACE
+    assert ["Function"] in directive["Dimensions"]
+    assert {"Name": METRIC_CONSOLIDATION_ERRORS, "Unit": "Count"} in directive["Metrics"]
+    assert record[METRIC_CONSOLIDATION_ERRORS] == 2
+
+
+def test_dashboard_shows_consolidation_errors(templates: dict[str, Template]) -> None:
+    (dashboard,) = _resources(templates["Plain"], "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "Consolidation errors" in body
+    assert f'\\"{METRIC_CONSOLIDATION_ERRORS}\\"' in body
