@@ -220,6 +220,47 @@ class JobAccess:
             acknowledge_wildcards(self.post_role, reasons)
 
 
+def grant_log_encryption(scope: Construct, key: kms.IKey) -> None:
+    """Let CloudWatch Logs encrypt the job's log groups with the job's key.
+
+    A log group with a customer key is refused unless the key's policy allows
+    the regional logs service; the ``aws:logs:arn`` encryption context limits
+    that to log groups of the job's account and region. The groups cannot be
+    named one by one: CloudFormation generates their names, and they depend
+    on the key (naming them in its policy would be a cycle). An imported key's
+    policy cannot be changed here: a warning says what it must allow.
+    """
+    stack = Stack.of(scope)
+    log_groups = stack.format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name="*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    service = f"logs.{stack.region}.amazonaws.com"
+    statement = iam.PolicyStatement(
+        sid="CloudWatchLogsEncryptsJobLogGroups",
+        principals=[iam.ServicePrincipal(service)],
+        # The actions CloudWatch Logs documents for a log group's key.
+        actions=[
+            "kms:Encrypt*",
+            "kms:Decrypt*",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:Describe*",
+        ],
+        resources=["*"],
+        conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+    )
+    if not key.add_to_resource_policy(statement).statement_added:
+        Annotations.of(scope).add_warning_v2(
+            "@gt-constructs/job:imported-key-logs",
+            "encryption_key is imported: its key policy must allow the CloudWatch Logs service "
+            f"({service}) to use it for the log groups of this account and region "
+            "(kms:EncryptionContext:aws:logs:arn), or the job's log groups cannot be created.",
+        )
+
+
 def wildcard_reasons(
     output_prefix: str, read: Sequence[tuple[s3.IBucket, str]]
 ) -> list[tuple[str, str]]:

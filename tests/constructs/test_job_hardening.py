@@ -155,6 +155,75 @@ def test_cloudwatch_may_publish_only_for_the_jobs_alarms(templates: dict[str, Te
     assert statement["Resource"] == {"Ref": topic_id}
 
 
+# -- 2. logs under the customer key -----------------------------------------------------------
+def _key_id(template: Template) -> str:
+    keys = [k for k in _resources(template, "AWS::KMS::Key") if k.startswith("Key")]
+    assert len(keys) == 1
+    return keys[0]
+
+
+@pytest.mark.parametrize("name", ["Keyed", "Segmentation"])
+def test_customer_key_encrypts_every_log_group(templates: dict[str, Template], name: str) -> None:
+    template = templates[name]
+    groups = _resources(template, "AWS::Logs::LogGroup")
+    # Pre, post, lifecycle handler, runner, BucketDeployment provider (+ crawler or dataset).
+    assert len(groups) >= 5
+    key = {"Fn::GetAtt": [_key_id(template), "Arn"]}
+    for group_id, group in groups.items():
+        assert group["Properties"].get("KmsKeyId") == key, group_id
+
+
+@pytest.mark.parametrize("name", ["Keyed", "Segmentation"])
+def test_key_lets_cloudwatch_logs_use_it_for_the_accounts_log_groups(
+    templates: dict[str, Template], name: str
+) -> None:
+    template = templates[name]
+    key = _resources(template, "AWS::KMS::Key")[_key_id(template)]
+    statements = [
+        s
+        for s in _statements(key["Properties"]["KeyPolicy"])
+        if s.get("Principal") == {"Service": "logs.us-east-1.amazonaws.com"}
+    ]
+    assert len(statements) == 1
+    (statement,) = statements
+    assert statement["Effect"] == "Allow"
+    assert {"kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*"} <= set(statement["Action"])
+    pattern = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert json.dumps(pattern).endswith(':logs:us-east-1:111122223333:log-group:*"]]}')
+
+
+def test_without_a_key_log_groups_are_not_encrypted(templates: dict[str, Template]) -> None:
+    template = templates["Plain"]
+    groups = _resources(template, "AWS::Logs::LogGroup")
+    assert groups
+    assert not any("KmsKeyId" in g["Properties"] for g in groups.values())
+    for key in _resources(template, "AWS::KMS::Key").values():
+        assert "logs." not in json.dumps(key["Properties"]["KeyPolicy"])
+
+
+@pytest.mark.parametrize(
+    ("name", "days", "encrypted"),
+    [("Plain", 30, False), ("Keyed", 30, True), ("Segmentation", 14, True)],
+)
+def test_bucket_deployment_provider_logs_with_the_jobs_retention(
+    templates: dict[str, Template], name: str, days: int, encrypted: bool
+) -> None:
+    template = templates[name]
+    providers = {
+        fid: f
+        for fid, f in _resources(template, "AWS::Lambda::Function").items()
+        if fid.startswith("CustomCDKBucketDeployment")
+    }
+    assert len(providers) == 1
+    (provider,) = providers.values()
+    group_id = provider["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    group = _resources(template, "AWS::Logs::LogGroup")[group_id]["Properties"]
+    assert group["RetentionInDays"] == days
+    assert ("KmsKeyId" in group) is encrypted
+    for other_id, other in _resources(template, "AWS::Logs::LogGroup").items():
+        assert other["Properties"]["RetentionInDays"] == days, other_id
+
+
 # -- 4. consolidation errors ------------------------------------------------------------------
 def _post_function_id(template: Template) -> str:
     (function_id,) = [
@@ -206,3 +275,65 @@ def test_dashboard_shows_consolidation_errors(templates: dict[str, Template]) ->
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     assert "Consolidation errors" in body
     assert f'\\"{METRIC_CONSOLIDATION_ERRORS}\\"' in body
+
+
+# -- shared provider, imported key: said at synth ---------------------------------------------
+def _classification(stack: cdk.Stack, construct_id: str = "Job", **props: Any) -> None:
+    CustomLabelingJob(
+        stack,
+        construct_id,
+        task_type=TaskType.IMAGE_CLASSIFICATION,
+        labels=["Cat", "Dog"],
+        dataset=Dataset.from_local_directory(IMAGES, prefix=f"datasets/{construct_id}"),
+        workteam=PrivateWorkteam.from_workteam_arn(stack, f"{construct_id}Team", WORKTEAM_ARN),
+        label_attribute_name=construct_id.lower(),
+        **props,
+    )
+
+
+def _warnings(stack: cdk.Stack, text: str) -> list[Any]:
+    from aws_cdk.assertions import Annotations, Match
+
+    return Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp(text))
+
+
+def test_jobs_of_one_stack_share_the_providers_log_group() -> None:
+    stack = cdk.Stack(cdk.App(), "Two", env=ENV)
+    _classification(stack, "First")
+    _classification(stack, "Second")
+    template = Template.from_stack(stack)
+    used = json.dumps(
+        [
+            *_resources(template, "AWS::Lambda::Function").values(),
+            *_resources(template, "AWS::StepFunctions::StateMachine").values(),
+        ]
+    )
+    for group_id in _resources(template, "AWS::Logs::LogGroup"):
+        assert f'"{group_id}"' in used, f"{group_id} is used by no function or state machine"
+    assert not _warnings(stack, "BucketDeployment")
+
+
+def test_warns_when_the_provider_was_made_before_the_job() -> None:
+    from aws_cdk import aws_s3_deployment as s3deploy
+
+    stack = cdk.Stack(cdk.App(), "Before", env=ENV)
+    s3deploy.BucketDeployment(
+        stack,
+        "Earlier",
+        sources=[s3deploy.Source.data("a.txt", "a")],
+        destination_bucket=s3.Bucket(stack, "Site"),
+        memory_limit=512,
+    )
+    _classification(stack)
+    assert len(_warnings(stack, "keeps aws-cdk-lib's default log group")) == 1
+    template = Template.from_stack(stack)
+    assert not [g for g in _resources(template, "AWS::Logs::LogGroup") if "BucketDeployment" in g]
+
+
+def test_warns_when_an_imported_key_cannot_let_logs_use_it() -> None:
+    stack = cdk.Stack(cdk.App(), "Imported", env=ENV)
+    key = kms.Key.from_key_arn(
+        stack, "Key", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    _classification(stack, encryption_key=key)
+    assert len(_warnings(stack, "its key policy must allow the CloudWatch Logs service")) == 1
