@@ -326,6 +326,8 @@ class CustomLabelingJob(Construct):
             functions=[self.pre_annotation_function, self.post_annotation_function],
             encryption_keys=job_keys(self.encryption_key, given_buckets),
             skill_table=self.skill_table,
+            output_key=self.encryption_key,
+            writes_masks=self.settings.writes_masks,
         )
 
     def _name_the_job(self) -> None:

@@ -224,6 +224,60 @@ def test_bucket_deployment_provider_logs_with_the_jobs_retention(
         assert other["Properties"]["RetentionInDays"] == days, other_id
 
 
+# -- 3. DIRECT_READ grants what each task type's function does -------------------------------
+def _post_role_statements(template: Template) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in _resources(template, "AWS::IAM::Policy").values():
+        if "PostAnnotationRole" in json.dumps(policy["Properties"].get("Roles", [])):
+            statements.extend(_statements(policy["Properties"]["PolicyDocument"]))
+    assert statements
+    return statements
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    return {a for s in statements for a in _as_list(s["Action"])}
+
+
+@pytest.mark.parametrize("name", ["Plain", "Keyed"])
+def test_classification_post_role_writes_no_masks_and_cannot_reencrypt(
+    templates: dict[str, Template], name: str
+) -> None:
+    statements = _post_role_statements(templates[name])
+    assert "consolidated-masks" not in json.dumps(statements)
+    assert not [a for a in _actions(statements) if a.startswith("s3:Put")]
+    assert "kms:ReEncrypt*" not in _actions(statements)
+    assert {a for a in _actions(statements) if a.startswith("kms:")} <= {
+        "kms:Decrypt",
+        "kms:DescribeKey",
+    }
+
+
+def test_direct_read_decrypts_the_output_with_the_jobs_key(templates: dict[str, Template]) -> None:
+    # The output bucket is imported: the job's key (the request's KmsKeyId) is what
+    # Ground Truth writes the payload with.
+    template = templates["Keyed"]
+    key = {"Fn::GetAtt": [_key_id(template), "Arn"]}
+    statements = _post_role_statements(template)
+    assert any("kms:Decrypt" in _as_list(s["Action"]) and s["Resource"] == key for s in statements)
+
+
+def test_segmentation_post_role_writes_masks_only_under_consolidated_masks(
+    templates: dict[str, Template],
+) -> None:
+    template = templates["Segmentation"]
+    statements = _post_role_statements(template)
+    writes = [s for s in statements if any(a.startswith("s3:Put") for a in _as_list(s["Action"]))]
+    assert len(writes) == 1
+    (write,) = writes
+    assert _as_list(write["Action"]) == ["s3:PutObject"]
+    assert json.dumps(write["Resource"]).endswith(
+        '"/labeling-jobs/semantic-segmentation/output/*/consolidated-masks/*"]]}'
+    )
+    kms_actions = {a for a in _actions(statements) if a.startswith("kms:")}
+    assert "kms:GenerateDataKey" in kms_actions
+    assert not kms_actions & {"kms:ReEncrypt*", "kms:Encrypt", "kms:GenerateDataKey*"}
+
+
 # -- 4. consolidation errors ------------------------------------------------------------------
 def _post_function_id(template: Template) -> str:
     (function_id,) = [
