@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct, IDependable
 
+from .log_groups import BUCKET_DEPLOYMENT_MEMORY, JobLogs
 from .task_type import DataKind
 from .validation import ConfigurationError
 
@@ -96,9 +97,11 @@ class Dataset(abc.ABC):
         output_bucket: s3.IBucket,
         output_prefix: str,
         data_kind: DataKind,
+        log_settings: JobLogs | None = None,
     ) -> DatasetBinding:
         """Add what the dataset needs to ``scope``; called once by the job.
 
+        ``log_settings``: the job's logs, for the log groups of uploads and crawlers.
         Raises ``ConfigurationError`` listing ``problems(data_kind)`` if there are any
         (the job has reported them already, with its other problems)."""
 
@@ -230,6 +233,7 @@ class _LocalDirectory(Dataset):
         output_bucket: s3.IBucket,
         output_prefix: str,
         data_kind: DataKind,
+        log_settings: JobLogs | None = None,
     ) -> DatasetBinding:
         lines = self.manifest_lines(data_kind, input_bucket.bucket_name)
         manifest_key = f"{self.prefix}/{MANIFEST_NAME}" if self.prefix else MANIFEST_NAME
@@ -245,8 +249,9 @@ class _LocalDirectory(Dataset):
             sources=sources,
             destination_bucket=input_bucket,
             destination_key_prefix=f"{self.prefix}/" if self.prefix else None,
-            memory_limit=512,
+            memory_limit=BUCKET_DEPLOYMENT_MEMORY,
             prune=False,
+            log_group=(log_settings or JobLogs()).bucket_deployment_log_group(scope),
         )
         data_pattern = f"{self.prefix}/*" if self.prefix else "*"
         return DatasetBinding(
@@ -307,6 +312,7 @@ class _ExistingManifest(Dataset):
         output_bucket: s3.IBucket,
         output_prefix: str,
         data_kind: DataKind,
+        log_settings: JobLogs | None = None,
     ) -> DatasetBinding:
         self._raise_if_problems(data_kind)
         data = f"{self.data_prefix.strip('/')}/*" if self.data_prefix else "*"
@@ -361,6 +367,7 @@ class _S3Prefix(Dataset):
         output_bucket: s3.IBucket,
         output_prefix: str,
         data_kind: DataKind,
+        log_settings: JobLogs | None = None,
     ) -> DatasetBinding:
         from .job.manifest import ManifestFromS3Prefix
 
@@ -374,6 +381,7 @@ class _S3Prefix(Dataset):
             extensions=list(self.extensions),
             manifest_bucket=output_bucket,
             manifest_key=manifest_key,
+            log_settings=log_settings,
         )
         return DatasetBinding(
             manifest_s3_uri=crawler.manifest_s3_uri,

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -27,17 +28,21 @@ def annotation_function(
     timeout: Duration,
     log_retention: logs.RetentionDays,
     removal_policy: RemovalPolicy,
+    encryption_key: kms.IKey | None = None,
 ) -> lambda_.Function:
     """A function on the library's runtime, code straight from ``lambda_src``.
 
     Its role is created here with exactly the log permissions it needs (no
-    AWS managed policy); callers add the rest.
+    AWS managed policy); callers add the rest. ``encryption_key`` encrypts its
+    log group (the key must let the CloudWatch Logs service use it:
+    ``job.role.grant_log_encryption``).
     """
     log_group = logs.LogGroup(
         scope,
         f"{construct_id}Logs",
         retention=log_retention,
         removal_policy=removal_policy,
+        encryption_key=encryption_key,
     )
     role = iam.Role(
         scope,

@@ -26,6 +26,7 @@ from constructs import Construct, IConstruct
 from ..consolidation import Consolidation
 from ..dataset import Dataset, DatasetBinding
 from ..lambda_src.gt_annotation import contract
+from ..log_groups import JobLogs
 from ..nag import acknowledge_bucket_deployment_provider
 from ..task_type import TaskType
 from ..template import WorkerTemplate
@@ -37,7 +38,7 @@ from .monitoring import LabelingJobMonitoring
 from .outputs import add_job_outputs
 from .props import EXPECTED
 from .request import job_request
-from .role import JobAccess, PayloadAccess, job_keys
+from .role import JobAccess, PayloadAccess, grant_log_encryption, job_keys
 from .runner import LabelingJobRunner
 from .settings import DEFAULT_TASK_AVAILABILITY, DEFAULT_TASK_TIME_LIMIT, JobSettings
 from .skill_table import SkillScope, worker_skill_table
@@ -101,8 +102,9 @@ class CustomLabelingJob(Construct):
     :param input_bucket: bucket for the template, label categories and uploaded data.
         Default: a new encrypted, versioned, SSL-only bucket with the CORS rule workers need.
     :param output_bucket: bucket for the job's output. Default: a new bucket like the input one.
-    :param encryption_key: customer key for the created buckets, the skill table and the
-        job's output. Default: S3-managed / AWS-managed encryption.
+    :param encryption_key: customer key for the created buckets, the skill table, the
+        job's output, the notification topic and every log group of the job (its policy
+        lets CloudWatch Logs use it). Default: S3-managed / AWS-managed encryption.
     :param role: the SageMaker execution role. Default: a new role with least-privilege
         grants (grants are added to a given role too).
     :param pre_annotation_function: your own pre-annotation function. Default: the
@@ -131,7 +133,8 @@ class CustomLabelingJob(Construct):
     :param notification_emails: addresses told when a job completes, fails or stops.
         Default: none (the SNS topic is created either way).
     :param access_logs_bucket: where created buckets write S3 access logs. Default: none.
-    :param log_retention: retention of the functions' logs. Default: one month.
+    :param log_retention: retention of every log group of the job (functions, runner,
+        uploads). Default: one month.
     """
 
     def __init__(
@@ -185,6 +188,7 @@ class CustomLabelingJob(Construct):
         warn_closed_to_new_customers(self)
 
         self.encryption_key = encryption_key
+        self.log_settings = job_logs(self, log_retention, removal_policy)
         self.storage = job_storage(
             self,
             settings,
@@ -194,6 +198,7 @@ class CustomLabelingJob(Construct):
             encryption_key=encryption_key,
             removal_policy=removal_policy,
             access_logs_bucket=access_logs_bucket,
+            deployment_log_group=self.log_settings.bucket_deployment_log_group(self),
         )
         binding = dataset.bind(
             self,
@@ -201,6 +206,7 @@ class CustomLabelingJob(Construct):
             output_bucket=self.output_bucket,
             output_prefix=self.output_prefix,
             data_kind=task_type.data_kind,
+            log_settings=self.log_settings,
         )
         # After the dataset: its upload may bring a BucketDeployment provider of its own.
         acknowledge_bucket_deployment_provider(Stack.of(self))
@@ -219,10 +225,7 @@ class CustomLabelingJob(Construct):
         )
         self.pre_annotation_function: lambda_.IFunction = pre_annotation_function or (
             new_pre_annotation_function(
-                self,
-                self.pre_annotation_contract,
-                log_retention=log_retention,
-                removal_policy=removal_policy,
+                self, self.pre_annotation_contract, log_settings=self.log_settings
             )
         )
         self.post_annotation_function: lambda_.IFunction = post_annotation_function or (
@@ -230,8 +233,7 @@ class CustomLabelingJob(Construct):
                 self,
                 self.post_annotation_contract,
                 heavy=settings.heavy,
-                log_retention=log_retention,
-                removal_policy=removal_policy,
+                log_settings=self.log_settings,
             )
         )
         self._grant(role, binding, given_buckets=(input_bucket, output_bucket))
@@ -249,6 +251,7 @@ class CustomLabelingJob(Construct):
                 stop_replaced_jobs=stop_replaced_jobs,
                 removal_policy=removal_policy,
                 dependencies=job_dependencies(self, workteam, binding),
+                log_settings=self.log_settings,
             )
         self._name_the_job()
         self._operations(notification_emails, encryption_key)
@@ -293,6 +296,8 @@ class CustomLabelingJob(Construct):
             functions=[self.pre_annotation_function, self.post_annotation_function],
             encryption_keys=job_keys(self.encryption_key, given_buckets),
             skill_table=self.skill_table,
+            output_key=self.encryption_key,
+            writes_masks=self.settings.writes_masks,
         )
 
     def _name_the_job(self) -> None:
@@ -316,6 +321,7 @@ class CustomLabelingJob(Construct):
             request=self.request,
             job_name_prefix=self.job_name_prefix,
             execution_role=self.execution_role,
+            log_settings=self.log_settings,
         )
         self.monitoring = LabelingJobMonitoring(
             self,
@@ -343,6 +349,12 @@ class CustomLabelingJob(Construct):
         """Worker answers the post-annotation function could not use (sum over 5 minutes)."""
         return LabelingJobMonitoring.metric(
             contract.METRIC_ANSWERS_REJECTED, function=self.post_annotation_function, **kwargs
+        )
+
+    def metric_consolidation_errors(self, **kwargs: Any) -> cloudwatch.Metric:
+        """Objects that got a failure instead of a label (sum over 5 minutes)."""
+        return LabelingJobMonitoring.metric(
+            contract.METRIC_CONSOLIDATION_ERRORS, function=self.post_annotation_function, **kwargs
         )
 
 
@@ -387,6 +399,18 @@ def validated_template(job: CustomLabelingJob, dataset: Dataset) -> str | None:
             TEMPLATE_TASK_INPUT_WARNING, f"worker template {job.template.source}:{warning}"
         )
     return answer_name
+
+
+def job_logs(
+    job: CustomLabelingJob, retention: logs.RetentionDays, removal_policy: RemovalPolicy
+) -> JobLogs:
+    """One retention for every log group of the job, and the job's key when it has one
+    (whose policy must then let CloudWatch Logs use it)."""
+    if job.encryption_key is not None:
+        grant_log_encryption(job, job.encryption_key)
+    return JobLogs(
+        retention=retention, removal_policy=removal_policy, encryption_key=job.encryption_key
+    )
 
 
 def warn_closed_to_new_customers(scope: IConstruct) -> None:

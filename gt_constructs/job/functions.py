@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ..functions import POST_ANNOTATION_HANDLER, PRE_ANNOTATION_HANDLER, annotation_function
 from ..lambda_src.gt_annotation.contract import PostAnnotationSettings, PreAnnotationSettings
+from ..log_groups import JobLogs
 
 
 def new_pre_annotation_function(
-    scope: Construct,
-    settings: PreAnnotationSettings,
-    *,
-    log_retention: logs.RetentionDays,
-    removal_policy: RemovalPolicy,
+    scope: Construct, settings: PreAnnotationSettings, *, log_settings: JobLogs
 ) -> lambda_.Function:
     """Manifest line → worker task input (one call per data object: small and quick)."""
     return annotation_function(
@@ -27,18 +23,14 @@ def new_pre_annotation_function(
         environment=settings.to_environment(),
         memory_size=256,
         timeout=Duration.seconds(30),
-        log_retention=log_retention,
-        removal_policy=removal_policy,
+        log_retention=log_settings.retention,
+        removal_policy=log_settings.removal_policy,
+        encryption_key=log_settings.encryption_key,
     )
 
 
 def new_post_annotation_function(
-    scope: Construct,
-    settings: PostAnnotationSettings,
-    *,
-    heavy: bool,
-    log_retention: logs.RetentionDays,
-    removal_policy: RemovalPolicy,
+    scope: Construct, settings: PostAnnotationSettings, *, heavy: bool, log_settings: JobLogs
 ) -> lambda_.Function:
     """Workers' answers → one label per object; ``heavy`` (segmentation) gets more memory."""
     return annotation_function(
@@ -49,6 +41,7 @@ def new_post_annotation_function(
         environment=settings.to_environment(),
         memory_size=2048 if heavy else 1024,
         timeout=Duration.minutes(5),
-        log_retention=log_retention,
-        removal_policy=removal_policy,
+        log_retention=log_settings.retention,
+        removal_policy=log_settings.removal_policy,
+        encryption_key=log_settings.encryption_key,
     )

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct, IDependable
 
 from ..functions import annotation_function
+from ..log_groups import JobLogs
 from ..nag import acknowledge_wildcards
 from ..validation import Problems
 
@@ -101,6 +101,7 @@ class LabelingJobResource(Construct):
         stop_replaced_jobs: bool = True,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         dependencies: Sequence[IDependable] = (),
+        log_settings: JobLogs | None = None,
     ) -> None:
         """
         :param request: the CreateLabelingJob request without ``LabelingJobName`` (may hold tokens).
@@ -109,12 +110,14 @@ class LabelingJobResource(Construct):
         :param stop_replaced_jobs: stop a job when a changed request replaces it. Default: true.
         :param removal_policy: RETAIN leaves the job running when the resource is deleted.
         :param dependencies: what the job needs before it starts (buckets, uploads, functions...).
+        :param log_settings: retention and key of the handler's logs. Default: one month.
         """
         super().__init__(scope, construct_id)
         problems = Problems(f"LabelingJobResource {self.node.path}")
         validate_job_name_prefix(problems, job_name_prefix)
         problems.raise_if_any()
         stack = Stack.of(self)
+        log_settings = log_settings or JobLogs()
         self.function = annotation_function(
             self,
             "Handler",
@@ -123,8 +126,9 @@ class LabelingJobResource(Construct):
             environment={},
             memory_size=256,
             timeout=Duration.minutes(2),
-            log_retention=logs.RetentionDays.ONE_MONTH,
+            log_retention=log_settings.retention,
             removal_policy=removal_policy,
+            encryption_key=log_settings.encryption_key,
         )
         role = self.function.role
         assert role is not None

@@ -6,11 +6,11 @@ import re
 from collections.abc import Sequence
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ..functions import annotation_function
+from ..log_groups import JobLogs
 from ..nag import S3_GRANT_REASONS, acknowledge_wildcards
 
 
@@ -27,8 +27,11 @@ class ManifestFromS3Prefix(Construct):
         extensions: Sequence[str],
         manifest_bucket: s3.IBucket,
         manifest_key: str,
+        log_settings: JobLogs | None = None,
     ) -> None:
+        """:param log_settings: retention and key of the crawler's logs. Default: one month."""
         super().__init__(scope, construct_id)
+        log_settings = log_settings or JobLogs()
         self.function = annotation_function(
             self,
             "Crawler",
@@ -37,8 +40,9 @@ class ManifestFromS3Prefix(Construct):
             environment={},
             memory_size=512,
             timeout=Duration.minutes(15),
-            log_retention=logs.RetentionDays.ONE_MONTH,
+            log_retention=log_settings.retention,
             removal_policy=RemovalPolicy.DESTROY,
+            encryption_key=log_settings.encryption_key,
         )
         role = self.function.role
         assert role is not None

@@ -26,7 +26,8 @@ STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
 
 
 class LabelingJobMonitoring(Construct):
-    """State-change e-mails, alarms on the functions and the runner, and a dashboard."""
+    """State-change e-mails, alarms on the functions, consolidation errors and the runner,
+    and a dashboard. Every alarm notifies the topic (whose policy lets exactly them publish)."""
 
     def __init__(
         self,
@@ -47,7 +48,8 @@ class LabelingJobMonitoring(Construct):
         :param notification_emails: subscribed to the topic. Default: - none.
         :param encryption_key: encrypts the topic. Default: - a new key with rotation.
         :param post_annotation_function: the consolidation function, whose own metrics
-            (objects consolidated, answers rejected) the dashboard shows. Default: - none.
+            (objects consolidated, answers rejected, consolidation errors) the dashboard
+            shows; its consolidation errors raise an alarm. Default: - none.
         """
         super().__init__(scope, construct_id)
         self.topic = self._topic(encryption_key, notification_emails)
@@ -68,6 +70,17 @@ class LabelingJobMonitoring(Construct):
             state_machine.metric_failed(period=Duration.minutes(5)),
             "A runner execution (another labeling batch) failed",
         )
+        if post_annotation_function is not None:
+            # Any object whose consolidation failed (>= 1 of a count: > 0) in a period.
+            self._alarm(
+                "ConsolidationErrors",
+                self.metric(
+                    contract.METRIC_CONSOLIDATION_ERRORS, function=post_annotation_function
+                ),
+                "Objects of the labeling job got a failure instead of a label "
+                "(their consolidation failed: see the post-annotation function's logs)",
+            )
+        self._let_alarms_publish()
         self.dashboard = self._dashboard(functions, post_annotation_function, state_machine)
 
     # -- parts ----------------------------------------------------------------------------
@@ -116,6 +129,28 @@ class LabelingJobMonitoring(Construct):
             targets=[targets.SnsTopic(self.topic)],
         )
 
+    def _let_alarms_publish(self) -> None:
+        """Let CloudWatch publish this construct's alarms to the topic, and nothing else.
+
+        ``enforce_ssl`` gives the topic a policy of its own, which replaces the
+        default one (the account may publish): without this statement every
+        alarm action is refused. ``aws:SourceArn`` names exactly the alarms
+        above and ``aws:SourceAccount`` the stack's account, so no other
+        alarm (of this account or another) can publish through it.
+        """
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfTheLabelingJob",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                    "ArnEquals": {"aws:SourceArn": [alarm.alarm_arn for alarm in self.alarms]},
+                },
+            )
+        )
+
     def _alarm(self, alarm_id: str, metric: cloudwatch.Metric, description: str) -> None:
         alarm = metric.create_alarm(
             self,
@@ -151,6 +186,10 @@ class LabelingJobMonitoring(Construct):
                         self.metric(contract.METRIC_OBJECTS_CONSOLIDATED, function=post),
                         self.metric(contract.METRIC_ANSWERS_REJECTED, function=post),
                     ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Consolidation errors",
+                    left=[self.metric(contract.METRIC_CONSOLIDATION_ERRORS, function=post)],
                 ),
             )
         dashboard.add_widgets(

@@ -199,8 +199,15 @@ class JobAccess:
         functions: Sequence[lambda_.IFunction],
         encryption_keys: Sequence[kms.IKey],
         skill_table: dynamodb.ITable,
+        output_key: kms.IKey | None = None,
+        writes_masks: bool = False,
     ) -> None:
-        """The execution role's grants, the post-annotation role's, and their reasons."""
+        """The execution role's grants, the post-annotation role's, and their reasons.
+
+        ``output_key`` encrypts what Ground Truth writes to the output (the
+        request's ``KmsKeyId``); ``writes_masks``: the post-annotation function
+        puts consolidated masks (``JobSettings.writes_masks``).
+        """
         grant_job_permissions(
             role,
             read=read,
@@ -212,12 +219,94 @@ class JobAccess:
         if self.post_role is not None:
             skill_table.grant(self.post_role, "dynamodb:BatchGetItem", "dynamodb:UpdateItem")
             if self.payload_access is PayloadAccess.DIRECT_READ:
-                output_bucket.grant_read(self.post_role, f"{output_prefix}*")
-                output_bucket.grant_put(self.post_role, f"{output_prefix}*/consolidated-masks/*")
+                self._grant_direct_read(
+                    self.post_role,
+                    output_bucket,
+                    output_prefix,
+                    output_key=output_key,
+                    writes_masks=writes_masks,
+                )
         reasons = wildcard_reasons(output_prefix, read)
         acknowledge_wildcards(role, reasons)
         if self.post_role is not None:
             acknowledge_wildcards(self.post_role, reasons)
+
+    @staticmethod
+    def _grant_direct_read(
+        post_role: iam.IRole,
+        output_bucket: s3.IBucket,
+        output_prefix: str,
+        *,
+        output_key: kms.IKey | None,
+        writes_masks: bool,
+    ) -> None:
+        """What the post-annotation function itself does with DIRECT_READ, and no more.
+
+        Every function reads its payload and the answers under the output
+        prefix (``kms:Decrypt`` on the bucket's key, and on the job's key that
+        Ground Truth writes them with). Only a segmentation consolidation puts
+        objects, its masks, and only under ``consolidated-masks/``: a single
+        ``PutObject`` encrypted by the bucket's default key needs
+        ``kms:GenerateDataKey`` and nothing else (no ``Encrypt``, no ``ReEncrypt*``).
+        """
+        output_bucket.grant_read(post_role, f"{output_prefix}*")
+        bucket_key = output_bucket.encryption_key
+        if output_key is not None and (
+            bucket_key is None or bucket_key.node.path != output_key.node.path
+        ):
+            output_key.grant_decrypt(post_role)
+        if not writes_masks:
+            return
+        post_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteConsolidatedMasks",
+                actions=["s3:PutObject"],
+                resources=[output_bucket.arn_for_objects(f"{output_prefix}*/consolidated-masks/*")],
+            )
+        )
+        if output_bucket.encryption_key is not None:
+            output_bucket.encryption_key.grant(post_role, "kms:GenerateDataKey")
+
+
+def grant_log_encryption(scope: Construct, key: kms.IKey) -> None:
+    """Let CloudWatch Logs encrypt the job's log groups with the job's key.
+
+    A log group with a customer key is refused unless the key's policy allows
+    the regional logs service; the ``aws:logs:arn`` encryption context limits
+    that to log groups of the job's account and region. The groups cannot be
+    named one by one: CloudFormation generates their names, and they depend
+    on the key (naming them in its policy would be a cycle). An imported key's
+    policy cannot be changed here: a warning says what it must allow.
+    """
+    stack = Stack.of(scope)
+    log_groups = stack.format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name="*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    service = f"logs.{stack.region}.amazonaws.com"
+    statement = iam.PolicyStatement(
+        sid="CloudWatchLogsEncryptsJobLogGroups",
+        principals=[iam.ServicePrincipal(service)],
+        # The actions CloudWatch Logs documents for a log group's key.
+        actions=[
+            "kms:Encrypt*",
+            "kms:Decrypt*",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:Describe*",
+        ],
+        resources=["*"],
+        conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+    )
+    if not key.add_to_resource_policy(statement).statement_added:
+        Annotations.of(scope).add_warning_v2(
+            "@gt-constructs/job:imported-key-logs",
+            "encryption_key is imported: its key policy must allow the CloudWatch Logs service "
+            f"({service}) to use it for the log groups of this account and region "
+            "(kms:EncryptionContext:aws:logs:arn), or the job's log groups cannot be created.",
+        )
 
 
 def wildcard_reasons(

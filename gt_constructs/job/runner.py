@@ -8,6 +8,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from ..log_groups import JobLogs
 from ..nag import acknowledge_wildcards
 from .lifecycle import _job_reasons, grant_job_control
 from .request import LabelingJobRequest
@@ -36,8 +37,11 @@ class LabelingJobRunner(Construct):
         job_name_prefix: str,
         execution_role: iam.IRole,
         timeout: Duration = RUNNER_TIMEOUT,
+        log_settings: JobLogs | None = None,
     ) -> None:
+        """:param log_settings: retention and key of the state machine's logs. Default: one month."""
         super().__init__(scope, construct_id)
+        log_settings = log_settings or JobLogs()
         stack = Stack.of(self)
         defaults_state = sfn.Pass(
             self,
@@ -66,8 +70,9 @@ class LabelingJobRunner(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
+            retention=log_settings.retention,
             removal_policy=RemovalPolicy.DESTROY,
+            encryption_key=log_settings.encryption_key,
         )
         self.state_machine = sfn.StateMachine(
             self,

@@ -18,6 +18,8 @@ from aws_cdk import Duration, Token
 
 from ..consolidation import Consolidation
 from ..lambda_src.gt_annotation.contract import (
+    MASK_METHODS,
+    MASK_TASK_TYPES,
     PostAnnotationSettings,
     PreAnnotationSettings,
     label_attribute_problems,
@@ -152,6 +154,12 @@ class JobSettings:
     def heavy(self) -> bool:
         """Segmentation consolidations decode whole images: they get more memory."""
         return self.task_type in (TaskType.SEMANTIC_SEGMENTATION, TaskType.INSTANCE_SEGMENTATION)
+
+    @property
+    def writes_masks(self) -> bool:
+        """The post-annotation function puts consolidated masks in the output bucket
+        (segmentation task types, or a segmentation consolidation of a custom task)."""
+        return self.task_type.value in MASK_TASK_TYPES or self.consolidation.method in MASK_METHODS
 
     def pre_annotation_settings(self) -> PreAnnotationSettings:
         return PreAnnotationSettings(

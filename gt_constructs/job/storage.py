@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from ..log_groups import BUCKET_DEPLOYMENT_MEMORY
 from ..nag import acknowledge
 
 if TYPE_CHECKING:
@@ -87,8 +89,13 @@ def job_storage(
     encryption_key: kms.IKey | None,
     removal_policy: RemovalPolicy,
     access_logs_bucket: s3.IBucket | None,
+    deployment_log_group: logs.ILogGroup | None,
 ) -> JobStorage:
-    """The given buckets or new secure ones, and the job's configuration uploaded to input."""
+    """The given buckets or new secure ones, and the job's configuration uploaded to input.
+
+    ``deployment_log_group`` is where the upload's (aws-cdk-lib) provider logs
+    (``JobLogs.bucket_deployment_log_group``).
+    """
 
     def new_bucket(construct_id: str, *, cors: bool, logs_prefix: str) -> s3.Bucket:
         return secure_bucket(
@@ -119,8 +126,9 @@ def job_storage(
         ],
         destination_bucket=inputs,
         destination_key_prefix=settings.config_prefix,
-        memory_limit=512,
+        memory_limit=BUCKET_DEPLOYMENT_MEMORY,
         prune=False,
+        log_group=deployment_log_group,
     )
     if access_logs_bucket is None:
         for created in (b for b in (inputs, outputs) if isinstance(b, s3.Bucket)):

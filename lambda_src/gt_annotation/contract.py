@@ -265,6 +265,9 @@ def validate_consolidation(method: str, options: Mapping[str, Any]) -> list[str]
 LABEL_ATTRIBUTE_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}")
 #: Task types whose label is an S3 URI (the mask) rather than inline JSON.
 MASK_TASK_TYPES = ("SEMANTIC_SEGMENTATION", "INSTANCE_SEGMENTATION")
+#: Consolidation methods whose function writes masks (PNG) under the job's output prefix
+#: (``<GT_OUTPUT_URI>/<job name>/consolidated-masks/``): the only ones that put objects.
+MASK_METHODS = (SEMANTIC_SEGMENTATION.name, INSTANCE_SEGMENTATION.name)
 
 
 def label_attribute_problems(name: str, task_type: str = CUSTOM) -> list[str]:

@@ -151,10 +151,19 @@ def test_state_change_rule_matches_this_stacks_jobs(example: Template) -> None:
     )
 
 
-def test_alarms_cover_function_errors_throttles_and_failed_runs(example: Template) -> None:
+def test_alarms_cover_function_errors_throttles_consolidation_errors_and_failed_runs(
+    example: Template,
+) -> None:
     alarms = example.find_resources("AWS::CloudWatch::Alarm")
     metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
-    assert metrics == ["Errors", "Errors", "ExecutionsFailed", "Throttles", "Throttles"]
+    assert metrics == [
+        "ConsolidationErrors",
+        "Errors",
+        "Errors",
+        "ExecutionsFailed",
+        "Throttles",
+        "Throttles",
+    ]
     assert all(a["Properties"]["AlarmActions"] for a in alarms.values())
 
 
@@ -166,6 +175,7 @@ def test_dashboard_shows_functions_consolidation_and_runner(example: Template) -
         "Duration",
         "ObjectsConsolidated",
         "AnswersRejected",
+        "ConsolidationErrors",
         "GroundTruthConstructs",
         "ExecutionsStarted",
         "ExecutionsFailed",
