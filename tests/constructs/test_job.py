@@ -777,6 +777,30 @@ def test_fails_when_input_bucket_is_a_bucket_name() -> None:
     )
 
 
+def test_imported_resources_pass_the_type_check() -> None:
+    # GIVEN resources imported by name or ARN: jsii hands them back as interface proxies
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk import aws_iam as iam
+    from aws_cdk import aws_lambda as lambda_
+
+    from gt_constructs.job.props import type_problems
+
+    stack = cdk.Stack()
+    arn = "arn:aws:{}:us-east-1:111111111111:{}"
+    imported = {
+        "encryption_key": kms.Key.from_key_arn(stack, "Key", arn.format("kms", "key/abc")),
+        "input_bucket": s3.Bucket.from_bucket_name(stack, "In", "in-bucket"),
+        "output_bucket": s3.Bucket.from_bucket_arn(stack, "Out", "arn:aws:s3:::out-bucket"),
+        "role": iam.Role.from_role_arn(stack, "Role", arn.format("iam", "role/r")),
+        "post_annotation_function": lambda_.Function.from_function_arn(
+            stack, "Post", arn.format("lambda", "function:post")
+        ),
+        "skill_table": dynamodb.Table.from_table_name(stack, "Skill", "skill"),
+    }
+    # THEN none of them is taken for a wrong type
+    assert type_problems(imported) == {}
+
+
 def test_fails_when_removal_policy_is_a_string() -> None:
     problem = _only_problem(removal_policy="destroy")
     assert problem.startswith("removal_policy is 'destroy' (a str); allowed: one of ")
