@@ -193,6 +193,36 @@ def test_em_converges_by_the_likelihood_long_before_the_cap(make: Batch) -> None
     assert fit.iterations < DEFAULT_MAX_ITERATIONS // 5
 
 
+def small_batch(seed: int, k: int = 10) -> Coded:
+    """Ten objects, five answers each from 18 workers, of which the truth uses 6 of ``k`` classes."""
+    rng = random.Random(seed)
+    accuracy = [rng.uniform(0.5, 0.95) for _ in range(18)]
+    coded: Coded = []
+    for _ in range(10):
+        true = rng.randrange(6)
+        coded.append(
+            [
+                (w, true if rng.random() < accuracy[w] else rng.randrange(k))
+                for w in rng.sample(range(18), 5)
+            ]
+        )
+    return coded
+
+
+def test_em_converges_on_small_batches_where_classes_have_no_objects() -> None:
+    # GIVEN batches of ten objects with ten classes, some of them no object's
+    # (seeds 8, 9, 11, 14, 28 made the strength choice cycle, and EM run to the cap)
+    fits = [dawid_skene(small_batch(seed), 18, 10) for seed in range(40)]
+    # THEN EM converges on every one
+    assert all(fit.converged for fit in fits)
+    assert max(fit.iterations for fit in fits) < DEFAULT_MAX_ITERATIONS // 5
+    # AND a class that no object is likely to be of keeps the one-coin prior
+    for seed, fit in enumerate(fits):
+        for cls in range(6, 10):
+            if max(p[cls] for p in fit.posteriors) < 1e-9:
+                assert fit.strengths[cls] == max(STRENGTHS), (seed, cls)
+
+
 def test_the_strength_grid_spans_full_confusion_to_one_coin() -> None:
     assert min(STRENGTHS) <= 1.0
     assert max(STRENGTHS) >= 1000.0

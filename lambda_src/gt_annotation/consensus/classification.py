@@ -33,7 +33,11 @@ Priors: how strongly to smooth is decided by the batch
 Convergence
     EM stops when the log-likelihood of the batch's answers changes by less
     than ``TOLERANCE`` (relative); ``DEFAULT_MAX_ITERATIONS`` is only a guard,
-    never reached on the benchmark sets (see ``benchmarks/quality.py``).
+    never reached on the benchmark sets (see ``benchmarks/quality.py``). The
+    strength choice is discrete, so EM could cycle between choices (2048 →
+    1 → 0.5 → 2048 …) on a small batch and never settle: once the choice
+    comes back to one it made before, it is held, and EM with fixed
+    strengths converges. A class with no evidence keeps one-coin (2048).
 
 Confidence
     The posterior of the chosen class, with one correction: workers who label
@@ -235,6 +239,8 @@ class DawidSkeneFit:
     converged: bool
     #: Prior strength (pseudo-answers) chosen for each true class's confusion rows.
     strengths: list[float]
+    #: The strength choice cycled (came back to an earlier one) and was held from then on.
+    strengths_held: bool = False
     #: Tempered posteriors (the confidence), with ``EVIDENCE`` unless told otherwise.
     confidences: list[list[float]] = field(default_factory=list)
 
@@ -304,7 +310,14 @@ def _polya(row: Sequence[float], centre: Sequence[float], strength: float) -> fl
 def _strengths(
     counts: list[list[list[float]]], centres: list[list[list[float]]], k: int
 ) -> list[float]:
-    """Per true class, the prior strength maximising the evidence of all workers' rows."""
+    """Per true class, the prior strength maximising the evidence of all workers' rows.
+
+    A class no worker's row carries evidence for (no object is likely to be of
+    it) keeps the strongest prior, one-coin: every strength has the same
+    (zero) evidence there, and a weak one would let the next E-step follow
+    rounding noise (the choice flipped between 0.5 and 2048 every iteration
+    and EM never converged on a batch of ten objects of a 10-class set).
+    """
     chosen = []
     for truth in range(k):
         rows = [
@@ -312,6 +325,9 @@ def _strengths(
             for matrix, centre in zip(counts, centres, strict=True)
             if sum(matrix[truth]) > MIN_ROW_COUNT
         ]
+        if not rows:
+            chosen.append(STRENGTHS[-1])
+            continue
         best, best_value = STRENGTHS[-1], -math.inf
         for strength in STRENGTHS:
             value = sum(_polya(row, centre, strength) for row, centre in rows)
@@ -385,6 +401,9 @@ def dawid_skene(
     n = len(posteriors)
     previous = -math.inf
     converged = not keys
+    # Strength choices so far; once the choice returns to an earlier one it is held (a cycle).
+    chosen: list[tuple[float, ...]] = []
+    held = False
     for iterations in range(1, max_iterations + 1):  # noqa: B007 (reported)
         # M-step: class priors, confusion counts, prior strengths from the current posteriors.
         totals = [sum(column) for column in zip(*posteriors)] if posteriors else [0.0] * k
@@ -403,7 +422,11 @@ def dawid_skene(
             for truth in range(k):
                 matrix[truth][given] += sums[truth]
         centres = _centres(counts, k)
-        strengths = _strengths(counts, centres, k)
+        if not held:
+            proposed = tuple(_strengths(counts, centres, k))
+            held = bool(chosen) and proposed != chosen[-1] and proposed in chosen
+            chosen.append(proposed)
+            strengths = list(proposed)
         columns = _log_columns(counts, centres, strengths, k)
         # E-step, and the log-likelihood of the answers under this M-step's parameters.
         posteriors = []
@@ -423,7 +446,9 @@ def dawid_skene(
         [sum(x) for x in zip(*(columns[j] for j in ks))] if ks else [0.0] * k for ks in keys
     ]
     sizes = [len(ks) for ks in keys]
-    fit = DawidSkeneFit(posteriors, log_prior, likelihoods, sizes, iterations, converged, strengths)
+    fit = DawidSkeneFit(
+        posteriors, log_prior, likelihoods, sizes, iterations, converged, strengths, held
+    )
     fit.confidences = tempered(fit, evidence)
     return fit
 
