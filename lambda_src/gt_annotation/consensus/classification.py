@@ -19,21 +19,39 @@ Priors: how strongly to smooth is decided by the batch
     variational EM, so the smoothing comes from how far the workers' rows
     actually stray from their one-coin centres, not from a constant. Where the
     workers' errors depend on the class (a rare class that many miss, a class
-    some over-use) row *k* chooses a weak prior (2–16 on the generated
-    benchmark sets) and keeps those errors; where the workers are one-coin the
-    strongest (2048) is chosen and a worker seen a few times borrows from the
-    overall accuracy. The constant ``ROW_PRIOR = 50`` this replaces flattened
-    rare-class rows: on data it was not tuned on it fell up to 8 points behind
-    an unsmoothed Dawid–Skene.
+    some over-use) row *k* chooses a weak prior (4–16 on the generated
+    benchmark sets: the rare row of ``gen_rare_missed`` 4 beside 32 for its
+    common row) and keeps those errors; where the workers are one-coin the
+    strongest (2048) is chosen (``gen_one_coin``, CF) and a worker seen a few
+    times borrows from the overall accuracy. The constant ``ROW_PRIOR = 50``
+    this replaces flattened rare-class rows: on data it was not tuned on it
+    fell up to 8 points behind an unsmoothed Dawid–Skene.
     Stored skill (``context.skills``: soft confusion counts of earlier batches)
     is added to the counts, so a batch of ten objects still knows who tends to
     be wrong. EM starts from a vote weighted by that stored skill (a plain
     majority vote for new workers).
 
+What it gives (``benchmarks/quality.py``: eight real sets, five generated)
+    Mean accuracy over the 13 sets 86.08 % (crowd-kit DawidSkene 84.50,
+    majority vote 85.51); on the eight real sets 84.81 (majority vote 84.19,
+    crowd-kit 83.65); on the generated sets 88.12 (majority vote 87.63,
+    crowd-kit 85.85). Within 0.5 points of crowd-kit or above on 11 of 13
+    sets (up to +5.67 on CF). Where a rare class's rows get a weak prior it
+    keeps its share: gen_overuse predicts 8.8 % for a 7.8 % class,
+    gen_confusable 9.7 % for 9.9 % (recall 0.79, majority vote 0.56).
+    Shortfalls: ZenCrowd_us and ZenCrowd_all, where the batch picks weak
+    priors (4–8) and the model, like crowd-kit's, over-predicts class 1
+    (33–37 % for a 21.7 % class): 1.27 and 0.98 points below crowd-kit and
+    4.4 below majority vote. gen_sparse_rare (45 answers per worker): the
+    evidence cannot support a weak prior, every row picks 2048 and the 5 %
+    class is under-predicted (3.7 %, recall 0.55; crowd-kit 0.68). The 3 %
+    class of CF and CF_amt (nine objects) is nearly lost (recall 0.22, 0.00).
+
 Convergence
     EM stops when the log-likelihood of the batch's answers changes by less
     than ``TOLERANCE`` (relative); ``DEFAULT_MAX_ITERATIONS`` is only a guard,
-    never reached on the benchmark sets (see ``benchmarks/quality.py``). The
+    never reached on the benchmark sets: 9–70 iterations on a whole set, at
+    most 77 in any batch of 10 or 100 objects (``benchmarks/quality.py``). The
     strength choice is discrete, so EM could cycle between choices (2048 →
     1 → 0.5 → 2048 …) on a small batch and never settle: once the choice
     comes back to one it made before, it is held, and EM with fixed
@@ -47,6 +65,17 @@ Confidence
     evidence saturate (a 12-to-8 split among twenty good workers is not 99.9 %
     certain). The label itself is the untempered posterior's choice. One
     answer only: that answer, confidence 0.
+    ``EVIDENCE`` was not tuned on all the benchmark sets at once: the
+    benchmark leaves each of its 13 sets (eight real, five generated) out in
+    turn, picks from a grid (1 … 64) the constant with the lowest mean ECE on
+    the other twelve, and scores it on the held-out set; the deployed value is
+    the median of the 13 per-fold choices. Every fold chose 4 (the earlier 3
+    had been picked on the eight real sets together); the held-out ECE (10
+    bins) is 0.060 on average (0.064 on the real sets, 0.054 on the generated
+    ones; worst 0.114, CF_amt and gen_one_coin), below the 0.08 target but
+    not the 0.05 goal. With folds among the eight real sets only every fold
+    picks 3 (held-out mean 0.056): real and generated sets want a little
+    different tempering, and 4 is the compromise the rule finds.
 
 Skill evidence
     ``skill_updates`` holds this batch's soft counts only (the posterior of
@@ -86,7 +115,7 @@ CROWD_PRIOR = 10.0
 #: Weight (in objects) of class frequencies learned by earlier batches.
 CLASS_PRIOR_MEMORY = 20.0
 #: Answers to one object count as at most about this many independent ones (confidence only).
-EVIDENCE = 3.0
+EVIDENCE = 4.0
 #: Pseudo-counts per wrong class when learning how the crowd's errors spread (large: uniform).
 SPREAD_PRIOR = 1.0
 #: Candidate prior strengths (pseudo-answers per confusion row), weak full confusion to one-coin.
