@@ -19,7 +19,7 @@ iterations are reported for the whole-set fit and for every batch.
 Usage::
 
     .venv/bin/pip install -r benchmarks/requirements.txt   # crowd-kit (benchmark only)
-    .venv/bin/python benchmarks/quality.py                  # 13 data sets, ~25 minutes
+    .venv/bin/python benchmarks/quality.py                  # 13 data sets, ~20 minutes
     .venv/bin/python benchmarks/quality.py --smoke          # two small sets, seconds (CI)
 
 Writes ``benchmarks/results/quality.json``.
