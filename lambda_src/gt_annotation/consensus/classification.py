@@ -19,21 +19,43 @@ Priors: how strongly to smooth is decided by the batch
     variational EM, so the smoothing comes from how far the workers' rows
     actually stray from their one-coin centres, not from a constant. Where the
     workers' errors depend on the class (a rare class that many miss, a class
-    some over-use) row *k* chooses a weak prior (2–16 on the generated
-    benchmark sets) and keeps those errors; where the workers are one-coin the
-    strongest (2048) is chosen and a worker seen a few times borrows from the
-    overall accuracy. The constant ``ROW_PRIOR = 50`` this replaces flattened
-    rare-class rows: on data it was not tuned on it fell up to 8 points behind
-    an unsmoothed Dawid–Skene.
+    some over-use) row *k* chooses a weak prior (4–16 on the generated
+    benchmark sets: the rare row of ``gen_rare_missed`` 4 beside 32 for its
+    common row) and keeps those errors; where the workers are one-coin the
+    strongest (2048) is chosen (``gen_one_coin``, CF) and a worker seen a few
+    times borrows from the overall accuracy. The constant ``ROW_PRIOR = 50``
+    this replaces flattened rare-class rows: on data it was not tuned on it
+    fell up to 8 points behind an unsmoothed Dawid–Skene.
     Stored skill (``context.skills``: soft confusion counts of earlier batches)
     is added to the counts, so a batch of ten objects still knows who tends to
     be wrong. EM starts from a vote weighted by that stored skill (a plain
     majority vote for new workers).
 
+What it gives (``benchmarks/quality.py``: eight real sets, five generated)
+    Mean accuracy over the 13 sets 86.08 % (crowd-kit DawidSkene 84.50,
+    majority vote 85.51); on the eight real sets 84.81 (majority vote 84.19,
+    crowd-kit 83.65); on the generated sets 88.12 (majority vote 87.63,
+    crowd-kit 85.85). Within 0.5 points of crowd-kit or above on 11 of 13
+    sets (up to +5.67 on CF). Where a rare class's rows get a weak prior it
+    keeps its share: gen_overuse predicts 8.8 % for a 7.8 % class,
+    gen_confusable 9.7 % for 9.9 % (recall 0.79, majority vote 0.56).
+    Shortfalls: ZenCrowd_us and ZenCrowd_all, where the batch picks weak
+    priors (4–8) and the model, like crowd-kit's, over-predicts class 1
+    (33–37 % for a 21.7 % class): 1.27 and 0.98 points below crowd-kit and
+    4.4 below majority vote. gen_sparse_rare (45 answers per worker): the
+    evidence cannot support a weak prior, every row picks 2048 and the 5 %
+    class is under-predicted (3.7 %, recall 0.55; crowd-kit 0.68). The 3 %
+    class of CF and CF_amt (nine objects) is nearly lost (recall 0.22, 0.00).
+
 Convergence
     EM stops when the log-likelihood of the batch's answers changes by less
     than ``TOLERANCE`` (relative); ``DEFAULT_MAX_ITERATIONS`` is only a guard,
-    never reached on the benchmark sets (see ``benchmarks/quality.py``).
+    never reached on the benchmark sets: 9–70 iterations on a whole set, at
+    most 77 in any batch of 10 or 100 objects (``benchmarks/quality.py``). The
+    strength choice is discrete, so EM could cycle between choices (2048 →
+    1 → 0.5 → 2048 …) on a small batch and never settle: once the choice
+    comes back to one it made before, it is held, and EM with fixed
+    strengths converges. A class with no evidence keeps one-coin (2048).
 
 Confidence
     The posterior of the chosen class, with one correction: workers who label
@@ -43,6 +65,17 @@ Confidence
     evidence saturate (a 12-to-8 split among twenty good workers is not 99.9 %
     certain). The label itself is the untempered posterior's choice. One
     answer only: that answer, confidence 0.
+    ``EVIDENCE`` was not tuned on all the benchmark sets at once: the
+    benchmark leaves each of its 13 sets (eight real, five generated) out in
+    turn, picks from a grid (1 … 64) the constant with the lowest mean ECE on
+    the other twelve, and scores it on the held-out set; the deployed value is
+    the median of the 13 per-fold choices. Every fold chose 4 (the earlier 3
+    had been picked on the eight real sets together); the held-out ECE (10
+    bins) is 0.060 on average (0.064 on the real sets, 0.054 on the generated
+    ones; worst 0.114, CF_amt and gen_one_coin), below the 0.08 target but
+    not the 0.05 goal. With folds among the eight real sets only every fold
+    picks 3 (held-out mean 0.056): real and generated sets want a little
+    different tempering, and 4 is the compromise the rule finds.
 
 Skill evidence
     ``skill_updates`` holds this batch's soft counts only (the posterior of
@@ -82,7 +115,7 @@ CROWD_PRIOR = 10.0
 #: Weight (in objects) of class frequencies learned by earlier batches.
 CLASS_PRIOR_MEMORY = 20.0
 #: Answers to one object count as at most about this many independent ones (confidence only).
-EVIDENCE = 3.0
+EVIDENCE = 4.0
 #: Pseudo-counts per wrong class when learning how the crowd's errors spread (large: uniform).
 SPREAD_PRIOR = 1.0
 #: Candidate prior strengths (pseudo-answers per confusion row), weak full confusion to one-coin.
@@ -235,6 +268,8 @@ class DawidSkeneFit:
     converged: bool
     #: Prior strength (pseudo-answers) chosen for each true class's confusion rows.
     strengths: list[float]
+    #: The strength choice cycled (came back to an earlier one) and was held from then on.
+    strengths_held: bool = False
     #: Tempered posteriors (the confidence), with ``EVIDENCE`` unless told otherwise.
     confidences: list[list[float]] = field(default_factory=list)
 
@@ -304,7 +339,14 @@ def _polya(row: Sequence[float], centre: Sequence[float], strength: float) -> fl
 def _strengths(
     counts: list[list[list[float]]], centres: list[list[list[float]]], k: int
 ) -> list[float]:
-    """Per true class, the prior strength maximising the evidence of all workers' rows."""
+    """Per true class, the prior strength maximising the evidence of all workers' rows.
+
+    A class no worker's row carries evidence for (no object is likely to be of
+    it) keeps the strongest prior, one-coin: every strength has the same
+    (zero) evidence there, and a weak one would let the next E-step follow
+    rounding noise (the choice flipped between 0.5 and 2048 every iteration
+    and EM never converged on a batch of ten objects of a 10-class set).
+    """
     chosen = []
     for truth in range(k):
         rows = [
@@ -312,6 +354,9 @@ def _strengths(
             for matrix, centre in zip(counts, centres, strict=True)
             if sum(matrix[truth]) > MIN_ROW_COUNT
         ]
+        if not rows:
+            chosen.append(STRENGTHS[-1])
+            continue
         best, best_value = STRENGTHS[-1], -math.inf
         for strength in STRENGTHS:
             value = sum(_polya(row, centre, strength) for row, centre in rows)
@@ -385,6 +430,9 @@ def dawid_skene(
     n = len(posteriors)
     previous = -math.inf
     converged = not keys
+    # Strength choices so far; once the choice returns to an earlier one it is held (a cycle).
+    chosen: list[tuple[float, ...]] = []
+    held = False
     for iterations in range(1, max_iterations + 1):  # noqa: B007 (reported)
         # M-step: class priors, confusion counts, prior strengths from the current posteriors.
         totals = [sum(column) for column in zip(*posteriors)] if posteriors else [0.0] * k
@@ -403,7 +451,11 @@ def dawid_skene(
             for truth in range(k):
                 matrix[truth][given] += sums[truth]
         centres = _centres(counts, k)
-        strengths = _strengths(counts, centres, k)
+        if not held:
+            proposed = tuple(_strengths(counts, centres, k))
+            held = bool(chosen) and proposed != chosen[-1] and proposed in chosen
+            chosen.append(proposed)
+            strengths = list(proposed)
         columns = _log_columns(counts, centres, strengths, k)
         # E-step, and the log-likelihood of the answers under this M-step's parameters.
         posteriors = []
@@ -423,7 +475,9 @@ def dawid_skene(
         [sum(x) for x in zip(*(columns[j] for j in ks))] if ks else [0.0] * k for ks in keys
     ]
     sizes = [len(ks) for ks in keys]
-    fit = DawidSkeneFit(posteriors, log_prior, likelihoods, sizes, iterations, converged, strengths)
+    fit = DawidSkeneFit(
+        posteriors, log_prior, likelihoods, sizes, iterations, converged, strengths, held
+    )
     fit.confidences = tempered(fit, evidence)
     return fit
 
