@@ -448,15 +448,7 @@ def _consolidate_object(
     total = sum(weights)
     majority = 0.5 * total * (1 + 1e-9)
     matched = [0] * n_answers
-    buckets: dict[str, list[tuple[float, float, float, float, int]]] = {}
-    for owner, value in enumerate(values):
-        it = iter(value.corners)
-        for label, x1, y1, x2, y2 in zip(value.labels, it, it, it, it):
-            bucket = buckets.get(label)
-            if bucket is None:
-                buckets[label] = [(x1, y1, x2, y2, owner)]
-            else:
-                bucket.append((x1, y1, x2, y2, owner))
+    buckets = _by_label(values)
     size = _image_size_of(values)
     limit_x, limit_y = size if size is not None else (MAX_PIXELS, MAX_PIXELS)
     annotations: list[dict[str, Any]] = []
@@ -506,48 +498,69 @@ def _consolidate_object(
                         overlap += weights[owner] * inter / (areas[k] + area - inter)
             confidence = overlap / total if n_answers > 1 else 0.0
             decisions.append(confidence)
+            # Whole pixels, at least 1x1, inside the image.
+            left = round(cx1)
+            top = round(cy1)
+            right = round(cx2)
+            bottom = round(cy2)
+            if left >= limit_x:
+                left = limit_x - 1
+            if top >= limit_y:
+                top = limit_y - 1
+            if right > limit_x:
+                right = limit_x
+            if bottom > limit_y:
+                bottom = limit_y
             annotations.append(
-                _pixel_box(class_id, cx1, cy1, cx2, cy2, limit_x, limit_y, confidence)
+                {
+                    "class_id": class_id,
+                    "left": left,
+                    "top": top,
+                    "width": right - left if right > left else 1,
+                    "height": bottom - top if bottom > top else 1,
+                    "confidence": round(confidence, 4),
+                }
             )
+    label_json = _object_label(size, annotations, decisions, n_answers)
+    return label_json, _box_evidence(values, matched, len(annotations))
+
+
+def _by_label(
+    values: Sequence[BoxAnswer],
+) -> dict[str, list[tuple[float, float, float, float, int]]]:
+    """Every answer's boxes, by label: ``(x1, y1, x2, y2, answer index)``."""
+    buckets: dict[str, list[tuple[float, float, float, float, int]]] = {}
+    for owner, value in enumerate(values):
+        it = iter(value.corners)
+        for label, x1, y1, x2, y2 in zip(value.labels, it, it, it, it):
+            bucket = buckets.get(label)
+            if bucket is None:
+                buckets[label] = [(x1, y1, x2, y2, owner)]
+            else:
+                bucket.append((x1, y1, x2, y2, owner))
+    return buckets
+
+
+def _object_label(
+    size: tuple[int, int] | None,
+    annotations: list[dict[str, Any]],
+    decisions: Sequence[float],
+    n_answers: int,
+) -> dict[str, Any]:
+    """The object's label: its boxes, and the mean confidence of every keep-or-drop decision."""
     if n_answers < 2:
         confidence = 0.0
     elif decisions:
         confidence = sum(decisions) / len(decisions)
     else:
         confidence = 1.0
-    label_json: dict[str, Any] = {
+    return {
         "image_size": (
             [{"width": size[0], "height": size[1], "depth": 3}] if size is not None else []
         ),
         "annotations": annotations,
         "confidence": round(confidence, 4),
         "workers": n_answers,
-    }
-    return label_json, _box_evidence(values, matched, len(annotations))
-
-
-def _pixel_box(
-    class_id: int,
-    x1: float,
-    y1: float,
-    x2: float,
-    y2: float,
-    limit_x: int,
-    limit_y: int,
-    confidence: float,
-) -> dict[str, Any]:
-    """A consensus box in whole pixels, at least 1x1, inside the image."""
-    left = min(round(x1), limit_x - 1)
-    top = min(round(y1), limit_y - 1)
-    right = min(round(x2), limit_x)
-    bottom = min(round(y2), limit_y)
-    return {
-        "class_id": class_id,
-        "left": left,
-        "top": top,
-        "width": right - left if right > left else 1,
-        "height": bottom - top if bottom > top else 1,
-        "confidence": round(confidence, 4),
     }
 
 
