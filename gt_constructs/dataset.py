@@ -16,7 +16,7 @@ from constructs import Construct, IDependable
 
 from .log_groups import BUCKET_DEPLOYMENT_MEMORY, JobLogs
 from .task_type import DataKind
-from .validation import ConfigurationError
+from .validation import ConfigurationError, has_attribute
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 TEXT_EXTENSIONS = (".txt",)
@@ -115,9 +115,14 @@ class Dataset(abc.ABC):
     factory = "Dataset"
 
 
-def _is_bucket(value: object) -> bool:
-    """An ``s3.IBucket`` (a jsii protocol ``isinstance`` cannot test): it has a bucket name."""
-    return hasattr(type(value), "bucket_name") or "bucket_name" in getattr(value, "__dict__", {})
+def _bucket_problem(factory: str, bucket: object) -> list[str]:
+    """The problem of a ``bucket`` argument that is not an ``s3.IBucket``, if it is not."""
+    if has_attribute(bucket, "bucket_name"):
+        return []
+    return [
+        f"dataset: {factory} bucket is a {type(bucket).__name__}; allowed: an "
+        "s3.IBucket, e.g. s3.Bucket.from_bucket_name(scope, 'Data', 'my-bucket')"
+    ]
 
 
 def _are_extensions(value: object) -> bool:
@@ -271,12 +276,7 @@ class _ExistingManifest(Dataset):
     factory = "Dataset.from_manifest"
 
     def __init__(self, bucket: s3.IBucket, key: str, data_prefix: str | None) -> None:
-        problems: list[str] = []
-        if not _is_bucket(bucket):
-            problems.append(
-                f"dataset: {self.factory} bucket is a {type(bucket).__name__}; allowed: an "
-                "s3.IBucket, e.g. s3.Bucket.from_bucket_name(scope, 'Data', 'my-bucket')"
-            )
+        problems = _bucket_problem(self.factory, bucket)
         if not isinstance(key, str):
             problems.append(
                 f"dataset: {self.factory} key is {type(key).__name__} {key!r:.60}; allowed: "
@@ -326,12 +326,7 @@ class _S3Prefix(Dataset):
     factory = "Dataset.from_s3_prefix"
 
     def __init__(self, bucket: s3.IBucket, prefix: str, extensions: Sequence[str]) -> None:
-        problems: list[str] = []
-        if not _is_bucket(bucket):
-            problems.append(
-                f"dataset: {self.factory} bucket is a {type(bucket).__name__}; allowed: an "
-                "s3.IBucket, e.g. s3.Bucket.from_bucket_name(scope, 'Data', 'my-bucket')"
-            )
+        problems = _bucket_problem(self.factory, bucket)
         if not isinstance(prefix, str):
             problems.append(
                 f"dataset: {self.factory} prefix is {type(prefix).__name__} {prefix!r:.60}; "

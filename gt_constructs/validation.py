@@ -52,3 +52,15 @@ class Problems:
 
 def _unresolved(value: Any) -> bool:
     return isinstance(value, str | int | float) and Token.is_unresolved(value)
+
+
+def has_attribute(value: Any, attribute: str) -> bool:
+    """Whether ``value`` has ``attribute`` as a property of its class (jsii objects) or
+    an attribute of its own (Python constructs), without reading it: reading a jsii
+    property calls into the CDK's JavaScript. An object jsii hands back as an interface
+    (``kms.Key.from_key_arn``, for one) is a proxy over one
+    delegate class per interface: those classes are asked."""
+    if hasattr(type(value), attribute) or attribute in getattr(value, "__dict__", {}):
+        return True
+    delegates = getattr(value, "__dict__", {}).get("_delegates", ())
+    return any(hasattr(type(delegate), attribute) for delegate in delegates)

@@ -30,6 +30,7 @@ from ..consolidation import Consolidation
 from ..dataset import Dataset
 from ..task_type import TaskType
 from ..template import WorkerTemplate
+from ..validation import has_attribute
 from .role import PayloadAccess
 from .skill_table import SkillScope
 
@@ -93,18 +94,6 @@ def instance_of(kind: type, example: str, *, optional: bool = False) -> Expect:
     return Expect(
         f"a {kind.__name__}, e.g. {example}{suffix}", lambda v: isinstance(v, kind), optional
     )
-
-
-def has_attribute(value: Any, attribute: str) -> bool:
-    """Whether ``value`` has ``attribute`` as a property of its class (jsii objects) or
-    an attribute of its own (Python constructs), without reading it: reading a jsii
-    property calls into the CDK's JavaScript. An object jsii hands back as an interface
-    (``kms.Key.from_key_arn``, ``s3.Bucket.from_bucket_name``) is a proxy over one
-    delegate class per interface: those classes are asked."""
-    if hasattr(type(value), attribute) or attribute in getattr(value, "__dict__", {}):
-        return True
-    delegates = getattr(value, "__dict__", {}).get("_delegates", ())
-    return any(hasattr(type(delegate), attribute) for delegate in delegates)
 
 
 def cdk_interface(interface: str, attribute: str, example: str, *, optional: bool = True) -> Expect:
