@@ -135,13 +135,16 @@ def grant_job_permissions(
             conditions={"StringEquals": {"cloudwatch:namespace": "AWS/SageMaker"}},
         )
     )
+    # Ground Truth reads the input and writes the output with the job's key: the
+    # CreateLabelingJob reference names kms:Encrypt for OutputConfig.KmsKeyId, and
+    # S3 asks for Decrypt (reads) and GenerateDataKey (writes). No ReEncrypt*: the
+    # job never moves data from one key to another.
     for key in encryption_keys:
         key.grant(
             role,
             "kms:Decrypt",
             "kms:Encrypt",
-            "kms:ReEncrypt*",
-            "kms:GenerateDataKey*",
+            "kms:GenerateDataKey",
             "kms:DescribeKey",
         )
 
