@@ -162,6 +162,9 @@ class _LocalDirectory(Dataset):
         self.path = Path(path)
         self.prefix = prefix.strip("/")
         self._argument_problems = tuple(problems)
+        #: The folder's data objects and unreadable files, by data kind: read once, as
+        #: synth asks for its problems and then for its manifest.
+        self._read: dict[DataKind, tuple[list[tuple[str, str]], list[str]]] = {}
 
     def problems(self, data_kind: DataKind | None = None) -> list[str]:
         problems = super().problems(data_kind)
@@ -188,30 +191,41 @@ class _LocalDirectory(Dataset):
         """The manifest, one JSON line per data object (``bucket_name`` may be a token);
         ``ConfigurationError`` listing every problem when it cannot be written."""
         self._raise_if_problems(data_kind)
-        lines, problems = self._manifest(data_kind, bucket_name)
-        if problems:
-            raise ConfigurationError(self.factory, problems)
-        return lines
+        return self._manifest(data_kind, bucket_name)[0]
+
+    def _objects(self, data_kind: DataKind) -> tuple[list[tuple[str, str]], list[str]]:
+        """The data objects as ``(attribute, value)``: ``source-ref`` with the object's
+        key, or ``source`` with one line of text; and the files that could not be read."""
+        if data_kind not in self._read:
+            objects: list[tuple[str, str]] = []
+            unreadable: list[str] = []
+            if data_kind is DataKind.IMAGE:
+                objects = [("source-ref", self._key(f)) for f in self._files(IMAGE_EXTENSIONS)]
+            else:
+                for file in self._files(TEXT_EXTENSIONS):
+                    try:
+                        text = file.read_text(encoding="utf-8")
+                    except (OSError, UnicodeDecodeError) as error:
+                        unreadable.append(
+                            f"dataset: {self.factory} cannot read {file} as UTF-8 text ({error})"
+                        )
+                        continue
+                    objects += [
+                        ("source", line.strip()) for line in text.splitlines() if line.strip()
+                    ]
+            self._read[data_kind] = (objects, unreadable)
+        return self._read[data_kind]
 
     def _manifest(self, data_kind: DataKind, bucket_name: str) -> tuple[list[str], list[str]]:
         """The manifest's lines and what is wrong with them."""
-        problems: list[str] = []
-        lines: list[str] = []
-        if data_kind is DataKind.IMAGE:
-            for file in self._files(IMAGE_EXTENSIONS):
-                lines.append(json.dumps({"source-ref": f"s3://{bucket_name}/{self._key(file)}"}))
-        else:
-            for file in self._files(TEXT_EXTENSIONS):
-                try:
-                    text = file.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError) as error:
-                    problems.append(
-                        f"dataset: {self.factory} cannot read {file} as UTF-8 text ({error})"
-                    )
-                    continue
-                for line in text.splitlines():
-                    if line.strip():
-                        lines.append(json.dumps({"source": line.strip()}, ensure_ascii=False))
+        objects, unreadable = self._objects(data_kind)
+        problems = list(unreadable)
+        lines = [
+            json.dumps({"source-ref": f"s3://{bucket_name}/{value}"})
+            if attribute == "source-ref"
+            else json.dumps({"source": value}, ensure_ascii=False)
+            for attribute, value in objects
+        ]
         if not lines and not problems:
             problems.append(
                 f"dataset: {self.factory} folder {self.path} holds no data objects for "
