@@ -1,6 +1,6 @@
 """Label quality on real crowd data with gold labels, side by side with crowd-kit.
 
-For every data set in ``../shared/data/crowd/`` (beside the checkout) the
+For every data set in ``benchmarks/data/crowd/`` (Apache-2.0, see its README) the
 answers become Ground Truth post-annotation payloads (one data object per
 task, one annotation per answer), stored in S3 and consolidated by the real
 post-annotation Lambda handler, with its worker-skill table in DynamoDB, both
@@ -710,8 +710,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=REPO.parent / "shared" / "data" / "crowd",
-        help="folder of the crowd CSV files (default: ../shared/data/crowd beside the repo)",
+        default=REPO / "benchmarks" / "data" / "crowd",
+        help="folder of the crowd CSV files (default: benchmarks/data/crowd)",
     )
     parser.add_argument("--output", type=Path, default=HERE / "results" / "quality.json")
     parser.add_argument("--datasets", nargs="*", help="a subset of the data sets, by name")

@@ -20,7 +20,7 @@ os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CROWD_DATA = REPO_ROOT.parent / "shared" / "data" / "crowd"
+CROWD_DATA = REPO_ROOT / "benchmarks" / "data" / "crowd"
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +32,6 @@ def repo_root() -> Path:
 def crowd_data() -> Path:
     if not CROWD_DATA.is_dir():
         pytest.skip(
-            f"crowd data sets not found at {CROWD_DATA} (they live in shared/ beside the checkout)"
+            f"crowd data sets not found at {CROWD_DATA} (benchmarks/data/crowd in the repository)"
         )
     return CROWD_DATA

@@ -1,6 +1,6 @@
 """Dawid–Skene beats majority vote on real crowd data with gold labels.
 
-The data sets (``../shared/data/crowd/``) become ``ObjectAnswers`` exactly as
+The data sets (``benchmarks/data/crowd/``) become ``ObjectAnswers`` exactly as
 the handler builds them: one object per task, one answer per CSV row (a
 repeated worker/task row dropped, as Ground Truth takes one answer per worker).
 The full comparison with crowd-kit lives in ``benchmarks/quality.py``.
