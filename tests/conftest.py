@@ -6,7 +6,9 @@ is imported as top-level packages, exactly as the Lambda runtime does.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,27 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CROWD_DATA = REPO_ROOT / "benchmarks" / "data" / "crowd"
+
+
+def _use_this_checkouts_lambda_src() -> None:
+    """``gt_constructs.lambda_src`` is this checkout's ``lambda_src/``.
+
+    An editable install maps that package to the checkout it was installed from;
+    run from another checkout (a git worktree sharing the virtual environment), the
+    construct and the workbench would otherwise import, and synthesize, that other
+    checkout's Lambda code beside this checkout's ``gt_constructs``.
+    """
+    folder = REPO_ROOT / "lambda_src"
+    spec = importlib.util.spec_from_file_location(
+        "gt_constructs.lambda_src", folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+
+
+_use_this_checkouts_lambda_src()
 
 
 @pytest.fixture(scope="session")
