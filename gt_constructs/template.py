@@ -248,11 +248,22 @@ class WorkerTemplate:
         """A template read from a file (UTF-8)."""
         file = Path(path)
         try:
-            text = file.read_text(encoding="utf-8")
+            data = file.read_bytes()
         except OSError as error:
             raise TemplateError(
                 str(file), [f"1: cannot read the file ({error.strerror})"]
             ) from error
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            raise TemplateError(
+                str(file),
+                [
+                    f"{line}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+                    f"{error.start}): Ground Truth reads templates as UTF-8; save it as UTF-8"
+                ],
+            ) from None
         return WorkerTemplate(text, source=str(file))
 
     @staticmethod
