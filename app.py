@@ -18,38 +18,29 @@ Context (``-c key=value`` or cdk.json):
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import TextIO
 
+from gt_constructs._node import node_executable, node_major, node_problem
 
-def _node_major() -> str | None:
-    """The major version of the Node.js jsii will run (``JSII_NODE`` or ``node``), if any."""
-    node = shutil.which(os.environ.get("JSII_NODE", "node"))
-    if node is None:
-        return None
-    try:
-        version = subprocess.run(
-            [node, "--version"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    found = re.match(r"v?(\d+)\.", version.strip())
-    return found.group(1) if found else None
+# The AWS CDK's Python library runs on Node.js (through jsii), started by
+# `import aws_cdk`; without it that import dies in a jsii traceback that never
+# names Node.js. Say it in one line instead.
+_NODE_PROBLEM = node_problem()
+if _NODE_PROBLEM:
+    sys.exit(f"app.py: {_NODE_PROBLEM}")
 
-
-# jsii (the bridge from Python to the CDK's JavaScript) prints an eleven-line
-# banner on stderr when the machine's Node.js release is past jsii's support date
-# (Node 20 on many machines). The app synthesizes correctly on it, and the banner
-# would bury the synth's own warnings, so it is silenced for the Node release
-# actually found, and only for the end-of-life banner (a user's own setting wins).
-# It has to be set before aws_cdk is imported: the import starts jsii's Node process.
-_NODE_MAJOR = _node_major()
+# jsii prints an eleven-line banner on stderr when the machine's Node.js release
+# is past jsii's support date (Node 20 on many machines). The app synthesizes
+# correctly on it, and the banner would bury the synth's own warnings, so it is
+# silenced for the Node release actually found, and only for the end-of-life
+# banner (a user's own setting wins). It has to be set before aws_cdk is
+# imported: the import starts jsii's Node process.
+_NODE = node_executable()
+_NODE_MAJOR = node_major(_NODE) if _NODE else None
 if _NODE_MAJOR:
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", _NODE_MAJOR)
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", str(_NODE_MAJOR))
 
 import aws_cdk as cdk  # noqa: E402 (after the jsii setting above)
 import cdk_nag  # noqa: E402

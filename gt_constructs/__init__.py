@@ -7,6 +7,7 @@ which the local workbench (``gt-constructs`` command) does not need.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -49,10 +50,19 @@ __all__ = [
 ]
 
 
+#: Modules that work without the AWS CDK (and so without Node.js).
+_WITHOUT_CDK = ("consolidation", "task_type", "template")
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'gt_constructs' has no attribute {name!r}")
+    if module not in _WITHOUT_CDK and "aws_cdk" not in sys.modules:
+        # Importing aws_cdk starts Node.js; without it, one line instead of jsii's traceback.
+        from ._node import require_node
+
+        require_node()
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

@@ -7,7 +7,7 @@ for the output formats.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -67,11 +67,19 @@ class Consolidation:
 
     @staticmethod
     def multi_label(
-        *, answer_name: str | None = None, keep_all_annotations: bool = False
+        *,
+        answer_name: str | None = None,
+        keep_all_annotations: bool = False,
+        max_iterations: int = _default(contract.MULTI_LABEL, "maxIterations"),
     ) -> Consolidation:
         """Multi-label classification: per label, a binary model of each worker's
-        sensitivity and specificity."""
-        return Consolidation(contract.MULTI_LABEL.name, answer_name, keep_all_annotations)
+        sensitivity and specificity (``max_iterations`` caps its EM iterations)."""
+        return Consolidation(
+            contract.MULTI_LABEL.name,
+            answer_name,
+            keep_all_annotations,
+            {"maxIterations": max_iterations},
+        )
 
     @staticmethod
     def bounding_boxes(
@@ -142,16 +150,10 @@ class Consolidation:
     @staticmethod
     def for_task_type(task_type: TaskType) -> Consolidation:
         """The default consolidation of a task type (the factory's defaults)."""
-        factories = {
-            contract.DAWID_SKENE.name: Consolidation.dawid_skene,
-            contract.MULTI_LABEL.name: Consolidation.multi_label,
-            contract.BOUNDING_BOX.name: Consolidation.bounding_boxes,
-            contract.SEMANTIC_SEGMENTATION.name: Consolidation.semantic_segmentation,
-            contract.INSTANCE_SEGMENTATION.name: Consolidation.instance_segmentation,
-            contract.NAMED_ENTITY.name: Consolidation.named_entities,
-            contract.ALL_ANNOTATIONS.name: Consolidation.all_annotations,
-        }
-        return factories[task_type.default_method]()
+        factory: Callable[[], Consolidation] = getattr(
+            Consolidation, FACTORIES[task_type.default_method]
+        )
+        return factory()
 
     # -- use -----------------------------------------------------------------------
     @property
@@ -171,7 +173,41 @@ class Consolidation:
         ).consolidation_json()
 
     def problems(self) -> list[str]:
-        """What the post-annotation function would refuse in this choice (the contract's rules)."""
-        return contract.validate_consolidation(
-            self.method, {contract.KEEP_ALL_ANNOTATIONS: self.keep_all_annotations, **self.options}
-        )
+        """What the post-annotation function would refuse in this choice (the contract's
+        rules), each naming the factory's Python parameter and the values allowed."""
+        spec = contract.METHODS.get(self.method)
+        if spec is None:
+            allowed = ", ".join(f"Consolidation.{f}()" for f in FACTORIES.values())
+            return [f"method {self.method!r} is unknown; create one with {allowed}"]
+        factory = f"Consolidation.{FACTORIES[self.method]}()"
+        problems = []
+        if not isinstance(self.keep_all_annotations, bool):
+            problems.append(
+                f"{factory}: keep_all_annotations is {self.keep_all_annotations!r}; "
+                "allowed: True or False"
+            )
+        known = {option.key: option for option in spec.options}
+        for key, value in self.options.items():
+            option = known.get(key)
+            if option is None:
+                names = ", ".join(o.snake_name for o in spec.options) or "none"
+                problems.append(f"{factory} has no option {key!r}; its options: {names}")
+                continue
+            problem = option.problem(value, name=option.snake_name)
+            if problem is not None:
+                problems.append(f"{factory}: {problem}")
+        return problems
+
+
+#: The factory of each consolidation method (``Consolidation.<name>()``).
+FACTORIES: dict[str, str] = {
+    contract.DAWID_SKENE.name: "dawid_skene",
+    contract.MAJORITY_VOTE.name: "majority_vote",
+    contract.MULTI_LABEL.name: "multi_label",
+    contract.BOUNDING_BOX.name: "bounding_boxes",
+    contract.SEMANTIC_SEGMENTATION.name: "semantic_segmentation",
+    contract.INSTANCE_SEGMENTATION.name: "instance_segmentation",
+    contract.NAMED_ENTITY.name: "named_entities",
+    contract.FREE_TEXT.name: "free_text",
+    contract.ALL_ANNOTATIONS.name: "all_annotations",
+}

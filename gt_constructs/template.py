@@ -3,8 +3,11 @@
 A Ground Truth worker template is HTML with Liquid and Crowd HTML Elements.
 ``WorkerTemplate`` checks what would otherwise fail only when a worker opens a
 task: the Liquid parses (with Ground Truth's filters registered), the filters
-used exist, a ``crowd-form`` is there, and the answer element the
-consolidation reads exists with a ``name``. Every problem names its line.
+used exist, something submits the answer (a ``crowd-form``, or an element that
+submits itself, such as ``crowd-entity-annotation``), the Crowd HTML Elements
+script (v1 or the generative-AI v2) is loaded and defines the elements used,
+and the answer element the consolidation reads exists with a ``name``. Every
+problem names its line.
 
 It also warns (``task_input_warnings``, or ``validate(..., warnings=[...])``)
 when the template reads ``task.input.<key>`` that the pre-annotation output
@@ -37,6 +40,26 @@ from .lambda_src.gt_annotation.contract import SOURCE_ATTRIBUTES, TASK_INPUT_KEY
 from .task_type import DataKind, TaskType
 
 CROWD_ELEMENTS_SCRIPT = "https://assets.crowd.aws/crowd-html-elements.js"
+#: The generative-AI elements' script (Crowd HTML Elements V2).
+CROWD_ELEMENTS_V2_SCRIPT = "https://assets.crowd.aws/crowd-html-elements-v2.js"
+#: Either script makes a template's Crowd HTML Elements work.
+CROWD_ELEMENTS_SCRIPTS = (CROWD_ELEMENTS_SCRIPT, CROWD_ELEMENTS_V2_SCRIPT)
+
+#: Elements with their own form and Submit button. The SageMaker developer guide
+#: (Crowd HTML Elements reference) marks ``crowd-entity-annotation`` "Self-contained
+#: Widget: do not use it with the crowd-form element", and AWS's named-entity
+#: templates put it at the top level. The only element the reference says that of.
+SELF_SUBMITTING_ELEMENTS = ("crowd-entity-annotation",)
+#: Elements only the V2 script defines (developer guide, "Crowd HTML Elements V2").
+V2_ONLY_ELEMENTS = ("crowd-text-ranking", "crowd-question-answer-generation")
+#: Elements the reference names as working beside the V2 elements.
+V2_COMPATIBLE_ELEMENTS = (
+    "crowd-form",
+    "short-instructions",
+    "crowd-button",
+    "crowd-tabs",
+    "crowd-tab",
+)
 
 #: Filters Ground Truth adds to standard Liquid.
 GROUND_TRUTH_FILTERS = ("grant_read_access", "to_json", "escape", "escape_once", "skip_autoescape")
@@ -118,6 +141,9 @@ def _syntax_error_line(text: str, error: LiquidError, env: Environment) -> int:
     has none. Then the markup blocks are parsed one by one, each alone (block
     tags closed), and the first that fails with the same message is the line.
     """
+    unclosed = _unclosed_block(text, _error_message(error))
+    if unclosed is not None:
+        return _line_of(text, unclosed[1])
     token = getattr(error, "token", None)
     if token is not None and token.start_index >= 0:
         source = getattr(token, "source", "") or text
@@ -136,6 +162,64 @@ def _syntax_error_line(text: str, error: LiquidError, env: Environment) -> int:
             if _error_message(alone) == wanted:
                 return _line_of(text, block.start())
     return 1
+
+
+#: What python-liquid says when the template ends inside a block.
+_UNCLOSED = re.compile(r"expected tag end(\w+)|end of expression|never closed")
+#: Blocks whose body is not Liquid: the parser looks only for their end tag.
+_VERBATIM_TAGS = ("raw", "comment")
+
+
+def _open_blocks(text: str) -> list[tuple[str, int]]:
+    """The block tags still open at the end of ``text``, outermost first: ``(name, index)``."""
+    stack: list[tuple[str, int]] = []
+    verbatim: str | None = None
+    for block in _MARKUP.finditer(text):
+        if not block.group(0).startswith("{%"):
+            continue
+        found = _TAG_NAME.match(block.group(0))
+        if not found:
+            continue
+        name = found.group(1)
+        if verbatim is not None:
+            if name == f"end{verbatim}":
+                stack.pop()
+                verbatim = None
+            continue
+        if name in _BLOCK_TAGS:
+            stack.append((name, block.start()))
+            verbatim = name if name in _VERBATIM_TAGS else None
+        elif name.startswith("end") and name[3:] in _BLOCK_TAGS:
+            for depth in range(len(stack) - 1, -1, -1):
+                if stack[depth][0] == name[3:]:
+                    del stack[depth:]
+                    break
+    return stack
+
+
+def _unclosed_block(text: str, message: str) -> tuple[str, int] | None:
+    """The block tag a "template ended inside a block" error is about: the innermost open
+    one (of the kind the message names, when it names one), or ``None``."""
+    wanted = _UNCLOSED.search(message)
+    if wanted is None:
+        return None
+    open_blocks = _open_blocks(text)
+    if wanted.group(1):
+        open_blocks = [b for b in open_blocks if b[0] == wanted.group(1)] or open_blocks
+    return open_blocks[-1] if open_blocks else None
+
+
+def _syntax_problem(text: str, error: LiquidError, env: Environment) -> str:
+    """``"<line>: Liquid syntax error: ..."`` for a template that does not parse."""
+    message = _error_message(error)
+    unclosed = _unclosed_block(text, message)
+    if unclosed is not None:
+        name, index = unclosed
+        return (
+            f"{_line_of(text, index)}: Liquid syntax error: the {{% {name} %}} tag opened "
+            f"here is never closed (add {{% end{name} %}}; python-liquid: {message})"
+        )
+    return f"{_syntax_error_line(text, error, env)}: Liquid syntax error: {message}"
 
 
 def _is_guarded(text: str, index: int) -> bool:
@@ -164,11 +248,22 @@ class WorkerTemplate:
         """A template read from a file (UTF-8)."""
         file = Path(path)
         try:
-            text = file.read_text(encoding="utf-8")
+            data = file.read_bytes()
         except OSError as error:
             raise TemplateError(
                 str(file), [f"1: cannot read the file ({error.strerror})"]
             ) from error
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            raise TemplateError(
+                str(file),
+                [
+                    f"{line}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+                    f"{error.start}): Ground Truth reads templates as UTF-8; save it as UTF-8"
+                ],
+            ) from None
         return WorkerTemplate(text, source=str(file))
 
     @staticmethod
@@ -198,6 +293,7 @@ class WorkerTemplate:
         warnings: list[str] | None = None,
         task_type: TaskType | None = None,
         manifest_attributes: Collection[str] | None = None,
+        answer_name_setting: str = "the consolidation's answer_name",
     ) -> str | None:
         """Check the template; return the answer element's name (``None``: any, raw answers).
 
@@ -205,6 +301,8 @@ class WorkerTemplate:
         ``warnings`` is given, what works but probably shows an empty task is
         appended to it (``"<line>: <message>"``, see ``task_input_warnings``);
         the construct turns each into ``Annotations.add_warning_v2``.
+        ``answer_name_setting`` is how the messages name the setting that picks the
+        answer element (the command line says ``--answer-name``).
         """
         if warnings is not None:
             with contextlib.suppress(LiquidError):  # reported below as a syntax error
@@ -216,18 +314,11 @@ class WorkerTemplate:
         problems: list[str] = []
         self._check_liquid(problems)
         elements = self._elements(problems)
-        if not any(e.tag == "crowd-form" for e in elements):
-            problems.append(
-                "1: no <crowd-form> element: Ground Truth submits only what a <crowd-form> wraps"
-            )
-        if not any(
-            e.tag == "script" and e.attributes.get("src") == CROWD_ELEMENTS_SCRIPT for e in elements
-        ):
-            problems.append(
-                f"1: the Crowd HTML Elements script is not loaded: add "
-                f'<script src="{CROWD_ELEMENTS_SCRIPT}"></script>'
-            )
-        answer_name = self._answer_name(elements, consolidation, problems)
+        self._check_submission(elements, problems, warnings)
+        self._check_scripts(elements, problems, warnings)
+        answer_name = self._answer_name(
+            elements, consolidation, problems, answer_name_setting=answer_name_setting
+        )
         if problems:
             raise TemplateError(self.source, problems)
         return answer_name
@@ -281,8 +372,7 @@ class WorkerTemplate:
         try:
             parsed = env.from_string(self.text)
         except LiquidError as error:
-            line = _syntax_error_line(self.text, error, env)
-            problems.append(f"{line}: Liquid syntax error: {_error_message(error)}")
+            problems.append(_syntax_problem(self.text, error, env))
             return
         for name, spans in parsed.analyze().filters.items():
             if name not in env.filters:
@@ -301,8 +391,71 @@ class WorkerTemplate:
             problems.append(f"{collector.getpos()[0]}: cannot parse the HTML ({error})")
         return collector.elements
 
+    def _check_submission(
+        self, elements: list[Element], problems: list[str], warnings: list[str] | None
+    ) -> None:
+        """A ``crowd-form``, or an element that submits itself, sends the worker's answer."""
+        forms = [e for e in elements if e.tag == "crowd-form"]
+        own = [e for e in elements if e.tag in SELF_SUBMITTING_ELEMENTS]
+        if not forms and not own:
+            problems.append(
+                "1: no <crowd-form> element: Ground Truth submits only what a <crowd-form> "
+                "wraps (or an element with its own Submit button: "
+                f"{', '.join(f'<{t}>' for t in SELF_SUBMITTING_ELEMENTS)})"
+            )
+        if forms and own and warnings is not None:
+            warnings.append(
+                f"{own[0].line}: <{own[0].tag}> submits itself (its own form and Submit "
+                "button; AWS documents it as a self-contained widget, not to be used with "
+                "<crowd-form>), and the template also has a <crowd-form> "
+                f"(line {forms[0].line}): workers see two Submit buttons"
+            )
+
+    def _check_scripts(
+        self, elements: list[Element], problems: list[str], warnings: list[str] | None
+    ) -> None:
+        """One of the Crowd HTML Elements scripts is loaded, and it defines the elements used."""
+        scripts = {e.attributes.get("src") for e in elements if e.tag == "script"} & set(
+            CROWD_ELEMENTS_SCRIPTS
+        )
+        if not scripts:
+            problems.append(
+                f"1: the Crowd HTML Elements script is not loaded: add "
+                f'<script src="{CROWD_ELEMENTS_SCRIPT}"></script> (or '
+                f"{CROWD_ELEMENTS_V2_SCRIPT} for the generative-AI elements)"
+            )
+            return
+        v2_elements = [e for e in elements if e.tag in V2_ONLY_ELEMENTS]
+        if v2_elements and CROWD_ELEMENTS_V2_SCRIPT not in scripts:
+            first = v2_elements[0]
+            problems.append(
+                f"{first.line}: <{first.tag}> is a Crowd HTML Elements V2 element, which only "
+                f'<script src="{CROWD_ELEMENTS_V2_SCRIPT}"></script> defines'
+            )
+        if v2_elements and warnings is not None:
+            others = sorted(
+                {
+                    e.tag
+                    for e in elements
+                    if e.tag.startswith("crowd-")
+                    and e.tag not in V2_ONLY_ELEMENTS
+                    and e.tag not in V2_COMPATIBLE_ELEMENTS
+                }
+            )
+            if others:
+                warnings.append(
+                    f"{v2_elements[0].line}: AWS documents the V2 elements as working beside "
+                    f"{', '.join(f'<{t}>' for t in V2_COMPATIBLE_ELEMENTS)} only; this "
+                    f"template also uses {', '.join(f'<{t}>' for t in others)}"
+                )
+
     def _answer_name(
-        self, elements: list[Element], consolidation: Consolidation, problems: list[str]
+        self,
+        elements: list[Element],
+        consolidation: Consolidation,
+        problems: list[str],
+        *,
+        answer_name_setting: str,
     ) -> str | None:
         wanted = consolidation.elements
         if not wanted:  # raw answers: any element, no name needed
@@ -333,7 +486,7 @@ class WorkerTemplate:
             problems.append(
                 f"{candidates[1].line}: several {allowed} elements "
                 f"({', '.join(sorted(names))}): say which one holds the answer "
-                "with the consolidation's answer_name"
+                f"with {answer_name_setting}"
             )
             return None
         return next(iter(names), None)

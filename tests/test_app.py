@@ -12,29 +12,56 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.slow
-def test_python_app_py_prints_the_synth_warnings_and_no_jsii_banner() -> None:
-    # GIVEN the environment of a user's shell: no jsii silencing, not run by the CDK CLI
-    env = {
+def _user_env() -> dict[str, str]:
+    """The environment of a user's shell: no jsii silencing, not run by the CDK CLI."""
+    return {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("JSII_SILENCE_WARNING") and key != "CDK_OUTDIR"
     }
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """README command 1 as a user runs it, and as the CDK CLI runs it, started together.
+
+    Each is a fresh process (jsii's banner and the app's own jsii setting are
+    per-process); run side by side they take the wall time of one.
+    """
+    outdir = tmp_path_factory.mktemp("cli") / "cdk.out"
+    envs = {"user": _user_env(), "cli": {**_user_env(), "CDK_OUTDIR": str(outdir)}}
+    started = {
+        name: subprocess.Popen(
+            [sys.executable, "app.py"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, env in envs.items()
+    }
+    results: dict[str, Any] = {"outdir": outdir}
+    for name, process in started.items():
+        stdout, stderr = process.communicate(timeout=300)
+        results[name] = subprocess.CompletedProcess(
+            process.args, process.returncode, stdout, stderr
+        )
+    return results
+
+
+@pytest.mark.slow
+def test_python_app_py_prints_the_synth_warnings_and_no_jsii_banner(runs: dict[str, Any]) -> None:
+    # GIVEN the environment of a user's shell: no jsii silencing, not run by the CDK CLI
     # WHEN README command 1 runs
-    result = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = runs["user"]
     # THEN it succeeds and says where the template went, on stderr
     assert result.returncode == 0, result.stderr
     assert "synthesized GtStreetPeople into " in result.stderr
@@ -50,22 +77,14 @@ def test_python_app_py_prints_the_synth_warnings_and_no_jsii_banner() -> None:
 
 
 @pytest.mark.slow
-def test_under_the_cdk_cli_stdout_stays_empty(tmp_path: Path) -> None:
+def test_under_the_cdk_cli_stdout_stays_empty(runs: dict[str, Any]) -> None:
     # GIVEN the environment the CDK CLI gives the app (`cdk ls`, `cdk synth`)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("JSII_SILENCE_WARNING")
-    }
-    env["CDK_OUTDIR"] = str(tmp_path / "cdk.out")
     # WHEN the CLI runs the app
-    result = subprocess.run(
-        [sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
-    )
+    result = runs["cli"]
     # THEN the assembly is where the CLI asked, stdout holds nothing the CLI would mix into
     # its own output, and the warnings are left to the CLI (it prints them itself)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "cdk.out" / "GtStreetPeople.template.json").is_file()
+    assert (runs["outdir"] / "GtStreetPeople.template.json").is_file()
     assert result.stdout == ""
     assert "[warning]" not in result.stderr
     assert "end-of-life" not in result.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -71,7 +71,7 @@ class LabelingJobRunner(Construct):
             self,
             "Logs",
             retention=log_settings.retention,
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=log_settings.removal_policy,
             encryption_key=log_settings.encryption_key,
         )
         self.state_machine = sfn.StateMachine(

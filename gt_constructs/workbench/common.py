@@ -42,10 +42,18 @@ def parse_labels(values: Sequence[str] | None) -> list[str] | None:
     """``--labels a b c``, or ``--labels categories.json`` (a Ground Truth label category file)."""
     if not values:
         return None
-    if len(values) == 1 and values[0].endswith(".json") and Path(values[0]).is_file():
+    if len(values) == 1 and values[0].lower().endswith(".json"):
+        path = Path(values[0])
+        if not path.is_file():
+            raise WorkbenchError(
+                f"--labels {values[0]}: no such label category file (to give labels, "
+                "list them: --labels Cat Dog)"
+            )
         try:
-            document = json.loads(Path(values[0]).read_text(encoding="utf-8"))
+            document = json.loads(path.read_text(encoding="utf-8"))
             labels = [str(entry["label"]) for entry in document["labels"]]
+        except OSError as error:
+            raise WorkbenchError(f"cannot read {path}: {error.strerror}") from None
         except (ValueError, KeyError, TypeError):
             raise WorkbenchError(
                 f"{values[0]} is not a label category file "

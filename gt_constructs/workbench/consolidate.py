@@ -197,15 +197,22 @@ def read_worker_responses(
 def read_input_manifest(path: Path) -> dict[str, dict[str, Any]]:
     """The job's input manifest by dataset object id (the 0-based line number)."""
     lines: dict[str, dict[str, Any]] = {}
-    with path.open(encoding="utf-8") as text:
-        for number, line in enumerate(text):
-            if line.strip():
-                try:
-                    value = json.loads(line)
-                except ValueError as error:
-                    raise WorkbenchError(f"{path}:{number + 1}: not JSON ({error})") from None
-                if isinstance(value, dict):
-                    lines[str(number)] = value
+    try:
+        with path.open(encoding="utf-8") as text:
+            for number, line in enumerate(text):
+                if line.strip():
+                    try:
+                        value = json.loads(line)
+                    except ValueError as error:
+                        raise WorkbenchError(f"{path}:{number + 1}: not JSON ({error})") from None
+                    if isinstance(value, dict):
+                        lines[str(number)] = value
+    except OSError as error:
+        raise WorkbenchError(
+            f"--input-manifest {path}: cannot read it ({error.strerror})"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise WorkbenchError(f"--input-manifest {path}: not UTF-8 text ({error.reason})") from None
     return lines
 
 
@@ -580,6 +587,20 @@ def nothing_to_consolidate(source: Path, attribute: str, read: Iterable[Record |
     )
 
 
+def nothing_usable(
+    objects: int, rejected: int, answer_name: str | None, method: str, first: Sequence[str]
+) -> str:
+    """Why a run that read its input labelled no object, and what to check."""
+    reason = f" (first: {first[0]})" if first else ""
+    element = f"--answer-name {answer_name!r}" if answer_name else "--answer-name"
+    return (
+        f"nothing consolidated: not one of the {rejected} answer(s) of the {objects} "
+        f"object(s) could be used{reason}; nothing was written. Check {element} (the key "
+        f"of the answer element in the worker's answer) and --task-type/--method "
+        f"('{method}' reads that element's output)"
+    )
+
+
 # -- the command ----------------------------------------------------------------------
 
 
@@ -628,7 +649,17 @@ def run(args: argparse.Namespace) -> int:
     summary = RunSummary()
     written = 0
     created = now_iso()
-    with out.open("w", encoding="utf-8") as stream:
+    first_rejection: list[str] = []
+
+    def note(message: str) -> None:
+        if not first_rejection and " left out: " in message:
+            first_rejection.append(message)
+        progress.note(message)
+
+    # Written beside the output and moved there at the end: a run that labels nothing
+    # leaves no output behind (nor a half-written one when it is interrupted).
+    partial = out.with_name(f".{out.name}.partial")
+    with partial.open("w", encoding="utf-8") as stream:
         for result in consolidate_records(
             records(),
             task_type=task_type,
@@ -640,7 +671,7 @@ def run(args: argparse.Namespace) -> int:
             keep_all_annotations=args.keep_all_annotations,
             write_png=mask_writer(out),
             batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
-            warn=progress.note,
+            warn=note,
             on_batch=progress.advance,
         ):
             if isinstance(result, RunSummary):
@@ -650,6 +681,12 @@ def run(args: argparse.Namespace) -> int:
             collector.add(result)
             written += 1
     progress.close()
+    if written and summary.errors == written:
+        partial.unlink()
+        raise WorkbenchError(
+            nothing_usable(written, summary.rejected, answer_name, method, first_rejection)
+        )
+    partial.replace(out)
     print(
         f"wrote {written} consolidated line(s) to {out} ({method}; {summary.errors} without a "
         f"label, {summary.rejected} answer(s) left out, {len(summary.bad_inputs)} input line(s) "

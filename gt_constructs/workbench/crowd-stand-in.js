@@ -203,6 +203,9 @@
     }
   };
 
+  // Elements with their own form and Submit button (gt_constructs.template.SELF_SUBMITTING_ELEMENTS).
+  var SELF_SUBMITTING = ["crowd-entity-annotation"];
+
   function upgrade() {
     Object.keys(TOOLS).forEach(function (tag) {
       Array.prototype.forEach.call(document.querySelectorAll(tag), function (host) {
@@ -216,16 +219,26 @@
         node.insertBefore(make("h3", null, node.getAttribute("header")), node.firstChild);
       }
     });
-    Array.prototype.forEach.call(document.querySelectorAll("crowd-form"), function (form) {
-      if (form._gtwDone) { return; }
-      form._gtwDone = true;
+    // crowd-form submits what it wraps; an element with its own form and Submit button
+    // (crowd-entity-annotation, used without a crowd-form) submits itself.
+    var submitters = Array.prototype.slice.call(document.querySelectorAll("crowd-form"));
+    Array.prototype.forEach.call(document.querySelectorAll(SELF_SUBMITTING.join(",")), function (node) {
+      if (!node.closest("crowd-form")) { submitters.push(node); }
+    });
+    submitters.forEach(function (form) {
+      if (form._gtwSubmit) { return; }
+      form._gtwSubmit = true;
       var button = make("button", "gtw-submit", "Submit");
       button.type = "button";
       var output = make("pre", "gtw-output");
       output.hidden = true;
       button.addEventListener("click", function () {
         var answer = {};
-        Array.prototype.forEach.call(form.querySelectorAll("[name]"), function (node) {
+        var named = Array.prototype.slice.call(form.querySelectorAll("[name]"));
+        if (form.hasAttribute("name") && form.tagName.toLowerCase() !== "crowd-form") {
+          named.unshift(form);
+        }
+        named.forEach(function (node) {
           var name = node.getAttribute("name");
           if (node._gtwValue) { answer[name] = node._gtwValue(); }
           else if ("value" in node && node.type !== "button") { answer[name] = node.value; }

@@ -73,10 +73,13 @@ def default_elements_url() -> str:
 def load_template(spec: str, task_type: TaskType) -> WorkerTemplate:
     """``default`` (the task type's template) or a file path."""
     if spec == "default":
-        try:
-            return WorkerTemplate.for_task_type(task_type)
-        except ValueError as error:
-            raise WorkbenchError(str(error)) from None
+        if task_type.template_file is None:
+            with_one = ", ".join(t.value for t in TaskType if t.template_file is not None)
+            raise WorkbenchError(
+                f"'default' is the library's template of a task type: give --task-type "
+                f"({with_one}); {task_type.value} tasks have none, give your template's path"
+            )
+        return WorkerTemplate.for_task_type(task_type)
     path = Path(spec)
     if not path.is_file():
         raise WorkbenchError(

@@ -277,7 +277,7 @@ def heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str], *, title: 
             parts.append(
                 f'<rect x="{left + j * cell}" y="{top + i * cell}" width="{cell - 1}" '
                 f'height="{cell - 1}" fill="{color}"><title>consensus {escape(labels[i])}, '
-                f"answered {escape(labels[j])}: {value:.1f} ({share:.0%})</title></rect>"
+                f"answered {escape(labels[j])}: {count_text(value)} ({share:.0%})</title></rect>"
             )
             if cell >= 30:
                 parts.append(
@@ -304,6 +304,11 @@ th { background: #f2f3f3; } td.num { text-align: right; font-variant-numeric: ta
 .matrix { margin: 0; } .matrix figcaption { font-size: 12px; font-weight: bold; max-width: 300px; overflow-wrap: anywhere; }
 .bar { display: inline-block; height: 10px; background: #1f77b4; vertical-align: middle; }
 """
+
+
+def count_text(value: float) -> str:
+    """A count as people read it: ``28`` for a whole number, ``27.6`` for a soft count."""
+    return f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
 
 
 def worker_rows(
@@ -411,7 +416,7 @@ def render(
         bar = f'<span class="bar" style="width:{int(100 * (agreement or 0))}px"></span>'
         out.append(
             f"<tr><td>{escape(row['worker'])}</td><td class=num>{row['answers']}</td>"
-            f"<td class=num>{row['scored']}</td><td class=num>{shown} {bar}</td>"
+            f"<td class=num>{count_text(row['scored'])}</td><td class=num>{shown} {bar}</td>"
             f"<td class=num>{row['reliability']:.2f}</td>"
             f"<td>{'<span class=flag>flagged</span>' if flagged else ''}</td></tr>"
         )

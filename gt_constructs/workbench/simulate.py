@@ -392,6 +392,11 @@ def simulate(
     warn: Callable[[str], None] | None = None,
 ) -> SimulationResult:
     """A whole job on synthetic workers: manifest, tasks, answers, consolidation, score."""
+    if task_type not in SUPPORTED:  # before anything about its arguments
+        allowed = ", ".join(t.value for t in SUPPORTED)
+        raise WorkbenchError(
+            f"simulate does not support {task_type.value} yet; supported: {allowed}"
+        )
     label_list = _check_arguments(task_type, objects, workers, per_object, labels)
     family = _family(task_type, len(label_list))
     method = validate_method(task_type.default_method)

@@ -21,7 +21,12 @@ def run(args: argparse.Namespace) -> int:
         consolidation = consolidation.with_answer_name(args.answer_name)
     warnings: list[str] = []
     try:
-        answer = template.validate(consolidation, warnings=warnings, task_type=task_type)
+        answer = template.validate(
+            consolidation,
+            warnings=warnings,
+            task_type=task_type,
+            answer_name_setting="--answer-name",
+        )
     except TemplateError as error:
         for problem in error.problems:
             print(f"{error.source}:{problem}", file=sys.stderr)

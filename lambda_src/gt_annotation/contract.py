@@ -107,17 +107,21 @@ class OptionSpec:
 
     @property
     def allowed(self) -> str:
-        what = "an integer" if self.kind is int else "a number"
-        opening = "(" if self.low_open else "["
-        return f"{what} in {opening}{self.low:g}, {self.high:g}]"
+        """The allowed values in words, e.g. ``a number above 0 and at most 1``."""
+        if self.kind is int:
+            return f"an integer from {self.low:g} to {self.high:g}"
+        if self.low_open:
+            return f"a number above {self.low:g} and at most {self.high:g}"
+        return f"a number from {self.low:g} to {self.high:g}"
 
-    def problem(self, value: Any) -> str | None:
-        """Why ``value`` is not allowed, or ``None``."""
+    def problem(self, value: Any, *, name: str | None = None) -> str | None:
+        """Why ``value`` is not allowed, or ``None``. The message names the option as
+        ``name`` (default: its JSON key, as in ``GT_CONSOLIDATION``)."""
         kinds: tuple[type, ...] = (int,) if self.kind is int else (int, float)
         ok = type(value) in kinds and (self.kind is int or math.isfinite(value))
         if ok:
             ok = (self.low < value if self.low_open else self.low <= value) and value <= self.high
-        return None if ok else f"{self.key} is {value!r}; allowed: {self.allowed}"
+        return None if ok else f"{name or self.key} is {value!r}; allowed: {self.allowed}"
 
     def read(self, options: Mapping[str, Any]) -> Any:
         """The option's value in ``options`` (camelCase or snake_case key), or its default;

@@ -139,7 +139,9 @@ def test_fails_when_an_answer_is_malformed(value: Any, message: str) -> None:
 
 def test_fails_when_the_iou_threshold_option_is_out_of_range() -> None:
     objects = objects_of({"a": answer()})
-    with pytest.raises(ValueError, match=r"iouThreshold is 0; allowed: a number in \(0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"iouThreshold is 0; allowed: a number above 0 and at most 1"
+    ):
         CONSOLIDATOR.consolidate(objects, context(iouThreshold=0))
 
 

@@ -233,6 +233,17 @@ def test_log_groups_have_retention(minimal: Template) -> None:
     assert all(g["Properties"].get("RetentionInDays") for g in groups.values())
 
 
+def test_the_job_log_groups_follow_the_removal_policy(minimal: Template, maximal: Template) -> None:
+    # GIVEN the default removal policy (RETAIN, minimal) and DESTROY (maximal)
+    for template, policy in ((minimal, "Retain"), (maximal, "Delete")):
+        groups = template.find_resources("AWS::Logs::LogGroup")
+        # THEN the runner's state machine log group follows it, like the functions' groups
+        runner = [g for name, g in groups.items() if "RunnerLogs" in name]
+        functions = [g for name, g in groups.items() if "AnnotationLogs" in name]
+        assert len(runner) == 1 and functions, sorted(groups)
+        assert [g["DeletionPolicy"] for g in runner + functions] == [policy] * (1 + len(functions))
+
+
 def test_skill_table_is_on_demand_with_point_in_time_recovery(minimal: Template) -> None:
     minimal.has_resource_properties(
         "AWS::DynamoDB::Table",

@@ -222,3 +222,144 @@ def test_default_templates_read_only_what_the_task_input_has(task_type: TaskType
         Consolidation.for_task_type(task_type), warnings=warnings, task_type=task_type
     )
     assert warnings == []
+
+
+# -- templates AWS publishes (issue 17.15) ----------------------------------------------------
+V2_SCRIPT = '<script src="https://assets.crowd.aws/crowd-html-elements-v2.js"></script>'
+
+#: Written for these tests in the structure of AWS's named-entity template: the
+#: self-contained <crowd-entity-annotation> at the top level, no <crowd-form>.
+TOP_LEVEL_ENTITIES = f"""{SCRIPT}
+
+<crowd-entity-annotation
+  name="entities"
+  header="Mark the people and places"
+  labels="{{{{ task.input.labels | to_json | escape }}}}"
+  text="{{{{ task.input.taskObject | escape }}}}"
+>
+  <full-instructions header="How to mark">Choose a type, then select the words.</full-instructions>
+  <short-instructions>Mark every person and place.</short-instructions>
+</crowd-entity-annotation>
+"""
+
+#: In the structure of AWS's generative-AI templates: the V2 script and a V2 element.
+V2_RANKING = f"""{V2_SCRIPT}
+<crowd-form>
+  <crowd-text-ranking
+    name="ranking"
+    ordinal-ranking-dimensions='[{{"name": "Helpfulness", "allowTie": false}}]'
+    text="{{{{ task.input.taskObject | escape }}}}"
+    responses="{{{{ task.input.manifestLine.responses | to_json | escape }}}}"
+  >
+    <short-instructions>Rank the answers, most helpful first.</short-instructions>
+  </crowd-text-ranking>
+</crowd-form>
+"""
+
+
+def test_a_self_submitting_element_needs_no_crowd_form() -> None:
+    # GIVEN a named-entity template laid out as AWS publishes it (no <crowd-form>)
+    template = WorkerTemplate.from_string(TOP_LEVEL_ENTITIES, source="ner.html")
+    # WHEN validated for the named-entity consolidation
+    warnings: list[str] = []
+    answer = template.validate(
+        Consolidation.named_entities(), warnings=warnings, task_type=TaskType.NAMED_ENTITY
+    )
+    # THEN it is valid, with nothing to warn about
+    assert answer == "entities"
+    assert warnings == []
+
+
+def test_a_self_submitting_element_inside_a_crowd_form_is_warned_about() -> None:
+    text = TOP_LEVEL_ENTITIES.replace(
+        "\n<crowd-entity-annotation", "\n<crowd-form>\n<crowd-entity-annotation"
+    )
+    text = text.replace("</crowd-entity-annotation>", "</crowd-entity-annotation>\n</crowd-form>")
+    warnings: list[str] = []
+    WorkerTemplate.from_string(text).validate(Consolidation.named_entities(), warnings=warnings)
+    assert len(warnings) == 1
+    assert warnings[0].startswith("4: <crowd-entity-annotation> submits itself")
+    assert "(line 3)" in warnings[0]
+
+
+def test_fails_when_nothing_submits_the_answer_naming_what_would() -> None:
+    # A classifier submits nothing by itself: without a <crowd-form> the answer never leaves.
+    text = f'{SCRIPT}\n<crowd-classifier name="c" categories="[]"></crowd-classifier>'
+    with pytest.raises(TemplateError) as error:
+        WorkerTemplate.from_string(text).validate(Consolidation.majority_vote())
+    (problem,) = error.value.problems
+    assert problem.startswith("1: no <crowd-form> element")
+    assert "<crowd-entity-annotation>" in problem
+
+
+def test_the_generative_ai_script_and_elements_validate() -> None:
+    # GIVEN a template in the structure of AWS's generative-AI templates (V2 script)
+    template = WorkerTemplate.from_string(V2_RANKING, source="rank.html")
+    # WHEN validated (raw answers: the ranking is kept as the workers gave it)
+    warnings: list[str] = []
+    answer = template.validate(Consolidation.all_annotations(), warnings=warnings)
+    # THEN it passes, with no warning
+    assert answer is None
+    assert warnings == []
+
+
+def test_fails_when_a_v2_element_is_used_with_the_v1_script_only() -> None:
+    text = V2_RANKING.replace(V2_SCRIPT, SCRIPT)
+    with pytest.raises(TemplateError) as error:
+        WorkerTemplate.from_string(text).validate(Consolidation.all_annotations())
+    (problem,) = error.value.problems
+    assert problem.startswith("3: <crowd-text-ranking> is a Crowd HTML Elements V2 element")
+    assert "crowd-html-elements-v2.js" in problem
+
+
+def test_v1_widgets_beside_v2_elements_are_warned_about() -> None:
+    text = V2_RANKING.replace(
+        "</crowd-form>",
+        '<crowd-classifier name="c" categories="[]"></crowd-classifier>\n</crowd-form>',
+    )
+    warnings: list[str] = []
+    WorkerTemplate.from_string(text).validate(Consolidation.all_annotations(), warnings=warnings)
+    assert len(warnings) == 1 and "also uses <crowd-classifier>" in warnings[0]
+
+
+def test_fails_when_no_crowd_elements_script_is_loaded_naming_both() -> None:
+    text = V2_RANKING.replace(V2_SCRIPT, '<script src="https://example.com/crowd.js"></script>')
+    with pytest.raises(TemplateError) as error:
+        WorkerTemplate.from_string(text).validate(Consolidation.all_annotations())
+    (problem,) = error.value.problems
+    assert "crowd-html-elements.js" in problem and "crowd-html-elements-v2.js" in problem
+
+
+def test_the_default_named_entity_template_follows_aws_layout() -> None:
+    # AWS documents <crowd-entity-annotation> as a self-contained widget: no <crowd-form>.
+    template = WorkerTemplate.for_task_type(TaskType.NAMED_ENTITY)
+    warnings: list[str] = []
+    template.validate(Consolidation.named_entities(), warnings=warnings)
+    assert "<crowd-form" not in template.text
+    assert warnings == []
+
+
+# -- an unclosed block names the line of its opening tag (issue 17.16) ------------------------
+@pytest.mark.parametrize(
+    ("body", "tag", "line"),
+    [
+        ("{% if task.input.a %}\n<p>a</p>", "if", 3),
+        ("<p>a</p>\n{% for x in task.input.labels %}\n{{ x }}", "for", 4),
+        ("{% if a %}\n{% if b %}b{% endif %}\n<p>c</p>", "if", 3),
+        ("{% if a %}{% endif %}\n{% capture c %}\nx", "capture", 4),
+        ("{% case a %}\n{% when 1 %}one", "case", 3),
+        ("{% if a %}{% raw %}{% endif %}{% endraw %}\n", "if", 3),
+    ],
+)
+def test_fails_when_a_block_is_never_closed_naming_the_line_that_opens_it(
+    body: str, tag: str, line: int
+) -> None:
+    # GIVEN a template whose block tag opened below line 1 is never closed
+    text = f"{SCRIPT}\n<crowd-form>\n{body}\n</crowd-form>"
+    # WHEN validated
+    with pytest.raises(TemplateError) as error:
+        WorkerTemplate.from_string(text, source="t.html").validate(Consolidation.all_annotations())
+    # THEN the one problem names the line of the opening tag and the end tag to add
+    (problem,) = error.value.problems
+    assert problem.startswith(f"{line}: Liquid syntax error: the {{% {tag} %}} tag opened here")
+    assert f"{{% end{tag} %}}" in problem
