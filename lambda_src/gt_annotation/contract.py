@@ -73,6 +73,8 @@ METRIC_ANSWERS_REJECTED = "AnswersRejected"
 METRIC_MEAN_CONFIDENCE = "MeanConfidence"
 #: Objects of a batch that got a failure (``<attr>-metadata.failure-reason``, no label).
 METRIC_CONSOLIDATION_ERRORS = "ConsolidationErrors"
+#: Worker-skill reads and writes of a batch that failed (skill learning stalls meanwhile).
+METRIC_SKILL_STORE_ERRORS = "SkillStoreErrors"
 
 # --------------------------------------------------------------------------- task input
 #: Keys the pre-annotation function adds to ``taskInput`` (``task.input`` in the template)
