@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -26,11 +26,11 @@ from constructs import Construct, IConstruct
 from ..consolidation import Consolidation
 from ..dataset import Dataset, DatasetBinding
 from ..lambda_src.gt_annotation import contract
-from ..log_groups import JobLogs
+from ..log_groups import JobLogs, grant_log_encryption
 from ..nag import acknowledge_bucket_deployment_provider
 from ..task_type import TaskType
 from ..template import WorkerTemplate
-from ..validation import Problems
+from ..validation import Problems, has_attribute
 from ..workteam import IWorkteam
 from .functions import new_post_annotation_function, new_pre_annotation_function
 from .lifecycle import LabelingJobResource, job_dependencies, planned_job
@@ -38,7 +38,7 @@ from .monitoring import LabelingJobMonitoring
 from .outputs import add_job_outputs
 from .props import EXPECTED
 from .request import job_request
-from .role import JobAccess, PayloadAccess, grant_log_encryption, job_keys
+from .role import JobAccess, PayloadAccess, job_keys
 from .runner import LabelingJobRunner
 from .settings import DEFAULT_TASK_AVAILABILITY, DEFAULT_TASK_TIME_LIMIT, JobSettings
 from .skill_table import SkillScope, worker_skill_table
@@ -199,6 +199,7 @@ class CustomLabelingJob(Construct):
             removal_policy=removal_policy,
             access_logs_bucket=access_logs_bucket,
             deployment_log_group=self.log_settings.bucket_deployment_log_group(self),
+            log_settings=self.log_settings,
         )
         binding = dataset.bind(
             self,
@@ -209,8 +210,11 @@ class CustomLabelingJob(Construct):
             log_settings=self.log_settings,
         )
         # After the dataset: its upload may bring a BucketDeployment provider of its own.
-        acknowledge_bucket_deployment_provider(Stack.of(self))
+        acknowledge_bucket_deployment_provider(Stack.of(self), [self.input_bucket])
         self.manifest_s3_uri = binding.manifest_s3_uri
+        #: Where to put another batch's manifest (and data) for the runner: the execution
+        #: role reads it (elsewhere: ``grant_batch_input``).
+        self.batches_s3_uri = f"s3://{self.input_bucket.bucket_name}/{settings.batches_prefix}"
         self.skill_table: dynamodb.ITable = skill_table or worker_skill_table(
             self, "WorkerSkill", encryption_key=encryption_key, removal_policy=removal_policy
         )
@@ -250,7 +254,7 @@ class CustomLabelingJob(Construct):
                 execution_role=self.execution_role,
                 stop_replaced_jobs=stop_replaced_jobs,
                 removal_policy=removal_policy,
-                dependencies=job_dependencies(self, workteam, binding),
+                dependencies=[*job_dependencies(self, workteam, binding), *self.access.policies],
                 log_settings=self.log_settings,
             )
         self._name_the_job()
@@ -278,7 +282,9 @@ class CustomLabelingJob(Construct):
         *,
         given_buckets: Sequence[s3.IBucket | None],
     ) -> None:
-        access = JobAccess(
+        #: Every grant of the job, in policies of its own (``access.execution_policy``,
+        #: ``access.post_annotation_policy``).
+        self.access = access = JobAccess(
             self,
             payload_access=self.settings.payload_access,
             post_annotation_role=self.post_annotation_function.role,
@@ -289,6 +295,7 @@ class CustomLabelingJob(Construct):
             read=[
                 (self.input_bucket, self.settings.template_key),
                 (self.input_bucket, self.settings.label_categories_key),
+                (self.input_bucket, f"{self.settings.batches_prefix}*"),
                 *binding.read,
             ],
             output_bucket=self.output_bucket,
@@ -335,6 +342,34 @@ class CustomLabelingJob(Construct):
         )
 
     # -- for consumers ----------------------------------------------------------------------
+    def grant_batch_input(self, bucket: s3.IBucket, prefix: str) -> None:
+        """Let the job's execution role read batch manifests and their data objects under
+        ``prefix`` of ``bucket`` (with the bucket's key, if it has one), so the runner
+        can label them: ``job.grant_batch_input(bucket, "batches/")`` makes
+        ``s3://<bucket>/batches/2.manifest`` a valid ``manifestS3Uri``.
+
+        The job's own batches prefix (``batches_s3_uri``) needs no grant.
+        ``prefix``: the literal start of the keys (no ``*``, not a URI); ``""`` is
+        the whole bucket.
+        """
+        problems = Problems(f"CustomLabelingJob {self.node.path}: grant_batch_input")
+        if not has_attribute(bucket, "arn_for_objects"):
+            problems.add(
+                f"bucket is {type(bucket).__name__} {bucket!r:.60}; allowed: an s3.IBucket"
+            )
+        if not isinstance(prefix, str):
+            problems.add(
+                f"prefix is {type(prefix).__name__} {prefix!r:.60}; allowed: a key prefix "
+                "string such as 'batches/'"
+            )
+        elif not Token.is_unresolved(prefix) and ("*" in prefix or "://" in prefix):
+            problems.add(
+                f"prefix {prefix!r} is not allowed: the literal start of the keys (no '*', "
+                "not an s3:// URI), e.g. 'batches/'"
+            )
+        problems.raise_if_any()
+        self.access.grant_batch_input(bucket, prefix)
+
     def grant_read_output(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the job output (manifests, consolidated masks)."""
         return self.output_bucket.grant_read(grantee, f"{self.output_prefix}*")
@@ -349,6 +384,12 @@ class CustomLabelingJob(Construct):
         """Worker answers the post-annotation function could not use (sum over 5 minutes)."""
         return LabelingJobMonitoring.metric(
             contract.METRIC_ANSWERS_REJECTED, function=self.post_annotation_function, **kwargs
+        )
+
+    def metric_skill_store_errors(self, **kwargs: Any) -> cloudwatch.Metric:
+        """Worker-skill reads and writes that failed (sum over 5 minutes; alarmed)."""
+        return LabelingJobMonitoring.metric(
+            contract.METRIC_SKILL_STORE_ERRORS, function=self.post_annotation_function, **kwargs
         )
 
     def metric_consolidation_errors(self, **kwargs: Any) -> cloudwatch.Metric:

@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from ..log_groups import BUCKET_DEPLOYMENT_MEMORY
+from ..log_groups import BUCKET_DEPLOYMENT_MEMORY, JobLogs
 from ..nag import acknowledge
 
 if TYPE_CHECKING:
@@ -90,11 +90,14 @@ def job_storage(
     removal_policy: RemovalPolicy,
     access_logs_bucket: s3.IBucket | None,
     deployment_log_group: logs.ILogGroup | None,
+    log_settings: JobLogs | None = None,
 ) -> JobStorage:
     """The given buckets or new secure ones, and the job's configuration uploaded to input.
 
     ``deployment_log_group`` is where the upload's (aws-cdk-lib) provider logs
-    (``JobLogs.bucket_deployment_log_group``).
+    (``JobLogs.bucket_deployment_log_group``); ``log_settings`` give the log
+    group of the provider that empties the created buckets on delete
+    (``RemovalPolicy.DESTROY``).
     """
 
     def new_bucket(construct_id: str, *, cors: bool, logs_prefix: str) -> s3.Bucket:
@@ -110,6 +113,8 @@ def job_storage(
 
     inputs = input_bucket or new_bucket("InputBucket", cors=True, logs_prefix="input/")
     outputs = output_bucket or new_bucket("OutputBucket", cors=False, logs_prefix="output/")
+    if removal_policy == RemovalPolicy.DESTROY and log_settings is not None:
+        log_settings.auto_delete_log_group(scope)
     if input_bucket is not None:
         Annotations.of(scope).add_warning_v2(
             "@gt-constructs/job:imported-bucket-cors",

@@ -26,7 +26,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
-from .contract import SKILL_SCOPE_JOB, SKILL_SCOPE_LABEL_SET, SKILL_SCOPES
+from .contract import (
+    SKILL_SCOPE_JOB,
+    SKILL_SCOPE_LABEL_SET,
+    SKILL_SCOPES,
+    SKILL_TABLE_TTL_ATTRIBUTE,
+)
 from .model import WorkerSkill
 
 _CONFUSION = re.compile(r"c_(\d+)_(\d+)")
@@ -155,7 +160,7 @@ def _skill_from_fields(worker: str, fields: Mapping[str, float]) -> WorkerSkill:
 #: Partition key prefix of the records of counted batches (never a worker scope).
 BATCH_RECORD_PREFIX = "batch#"
 #: Attribute holding when a batch record may be deleted (epoch seconds; the table's TTL).
-EXPIRES_ATTRIBUTE = "expires"
+EXPIRES_ATTRIBUTE = SKILL_TABLE_TTL_ATTRIBUTE
 #: How long a batch record is kept: longer than any retry of Ground Truth (tasks wait
 #: at most 30 days).
 BATCH_RECORD_TTL = 60 * 24 * 3600
