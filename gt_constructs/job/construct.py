@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -30,7 +30,7 @@ from ..log_groups import JobLogs, grant_log_encryption
 from ..nag import acknowledge_bucket_deployment_provider
 from ..task_type import TaskType
 from ..template import WorkerTemplate
-from ..validation import Problems, has_attribute
+from ..validation import Problems
 from ..workteam import IWorkteam
 from .functions import new_post_annotation_function, new_pre_annotation_function
 from .lifecycle import LabelingJobResource, job_dependencies, planned_job
@@ -212,9 +212,6 @@ class CustomLabelingJob(Construct):
         # After the dataset: its upload may bring a BucketDeployment provider of its own.
         acknowledge_bucket_deployment_provider(Stack.of(self), [self.input_bucket])
         self.manifest_s3_uri = binding.manifest_s3_uri
-        #: Where to put another batch's manifest (and data) for the runner: the execution
-        #: role reads it (elsewhere: ``grant_batch_input``).
-        self.batches_s3_uri = f"s3://{self.input_bucket.bucket_name}/{settings.batches_prefix}"
         self.skill_table: dynamodb.ITable = skill_table or worker_skill_table(
             self, "WorkerSkill", encryption_key=encryption_key, removal_policy=removal_policy
         )
@@ -273,6 +270,7 @@ class CustomLabelingJob(Construct):
     config_upload: _Part[s3deploy.BucketDeployment] = _Part("storage")
     template_s3_uri: _Part[str] = _Part("storage")
     label_category_s3_uri: _Part[str] = _Part("storage")
+    batches_s3_uri: _Part[str] = _Part("storage")
 
     # -- steps ------------------------------------------------------------------------------
     def _grant(
@@ -282,9 +280,7 @@ class CustomLabelingJob(Construct):
         *,
         given_buckets: Sequence[s3.IBucket | None],
     ) -> None:
-        #: Every grant of the job, in policies of its own (``access.execution_policy``,
-        #: ``access.post_annotation_policy``).
-        self.access = access = JobAccess(
+        self.access = access = JobAccess(  # the job's own policies (and their nag reasons)
             self,
             payload_access=self.settings.payload_access,
             post_annotation_role=self.post_annotation_function.role,
@@ -343,60 +339,33 @@ class CustomLabelingJob(Construct):
 
     # -- for consumers ----------------------------------------------------------------------
     def grant_batch_input(self, bucket: s3.IBucket, prefix: str) -> None:
-        """Let the job's execution role read batch manifests and their data objects under
-        ``prefix`` of ``bucket`` (with the bucket's key, if it has one), so the runner
-        can label them: ``job.grant_batch_input(bucket, "batches/")`` makes
-        ``s3://<bucket>/batches/2.manifest`` a valid ``manifestS3Uri``.
-
-        The job's own batches prefix (``batches_s3_uri``) needs no grant.
-        ``prefix``: the literal start of the keys (no ``*``, not a URI); ``""`` is
-        the whole bucket.
-        """
-        problems = Problems(f"CustomLabelingJob {self.node.path}: grant_batch_input")
-        if not has_attribute(bucket, "arn_for_objects"):
-            problems.add(
-                f"bucket is {type(bucket).__name__} {bucket!r:.60}; allowed: an s3.IBucket"
-            )
-        if not isinstance(prefix, str):
-            problems.add(
-                f"prefix is {type(prefix).__name__} {prefix!r:.60}; allowed: a key prefix "
-                "string such as 'batches/'"
-            )
-        elif not Token.is_unresolved(prefix) and ("*" in prefix or "://" in prefix):
-            problems.add(
-                f"prefix {prefix!r} is not allowed: the literal start of the keys (no '*', "
-                "not an s3:// URI), e.g. 'batches/'"
-            )
-        problems.raise_if_any()
-        self.access.grant_batch_input(bucket, prefix)
+        """Let the execution role read batches (manifests, data) under ``prefix`` of ``bucket``
+        for the runner; ``batches_s3_uri`` needs no grant (``JobAccess.grant_batch_input``)."""
+        self.access.grant_batch_input(bucket, prefix, owner=self.node.path)
 
     def grant_read_output(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the job output (manifests, consolidated masks)."""
         return self.output_bucket.grant_read(grantee, f"{self.output_prefix}*")
 
+    def _metric(self, name: str, **kwargs: Any) -> cloudwatch.Metric:
+        """A metric the post-annotation function emits (``LabelingJobMonitoring.metric``)."""
+        return LabelingJobMonitoring.metric(name, function=self.post_annotation_function, **kwargs)
+
     def metric_objects_consolidated(self, **kwargs: Any) -> cloudwatch.Metric:
         """Objects consolidated by the post-annotation function (sum over 5 minutes)."""
-        return LabelingJobMonitoring.metric(
-            contract.METRIC_OBJECTS_CONSOLIDATED, function=self.post_annotation_function, **kwargs
-        )
+        return self._metric(contract.METRIC_OBJECTS_CONSOLIDATED, **kwargs)
 
     def metric_answers_rejected(self, **kwargs: Any) -> cloudwatch.Metric:
         """Worker answers the post-annotation function could not use (sum over 5 minutes)."""
-        return LabelingJobMonitoring.metric(
-            contract.METRIC_ANSWERS_REJECTED, function=self.post_annotation_function, **kwargs
-        )
+        return self._metric(contract.METRIC_ANSWERS_REJECTED, **kwargs)
 
     def metric_skill_store_errors(self, **kwargs: Any) -> cloudwatch.Metric:
         """Worker-skill reads and writes that failed (sum over 5 minutes; alarmed)."""
-        return LabelingJobMonitoring.metric(
-            contract.METRIC_SKILL_STORE_ERRORS, function=self.post_annotation_function, **kwargs
-        )
+        return self._metric(contract.METRIC_SKILL_STORE_ERRORS, **kwargs)
 
     def metric_consolidation_errors(self, **kwargs: Any) -> cloudwatch.Metric:
         """Objects that got a failure instead of a label (sum over 5 minutes)."""
-        return LabelingJobMonitoring.metric(
-            contract.METRIC_CONSOLIDATION_ERRORS, function=self.post_annotation_function, **kwargs
-        )
+        return self._metric(contract.METRIC_CONSOLIDATION_ERRORS, **kwargs)
 
 
 # -- steps that judge the props, before anything is built -----------------------------------

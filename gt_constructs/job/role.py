@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 
-from aws_cdk import Annotations, ArnFormat, Aspects, Stack
+from aws_cdk import Annotations, ArnFormat, Aspects, Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -16,6 +16,7 @@ from constructs import Construct
 from ..lambda_src.gt_annotation import contract
 from ..log_groups import grant_log_encryption
 from ..nag import ExactReasons, Finding, acknowledge_findings
+from ..validation import Problems, has_attribute
 
 __all__ = [
     "JobAccess",
@@ -341,9 +342,29 @@ class JobAccess:
                 ],
             )
 
-    def grant_batch_input(self, bucket: s3.IBucket, prefix: str) -> None:
+    def grant_batch_input(self, bucket: s3.IBucket, prefix: str, *, owner: str = "") -> None:
         """Let the execution role read manifests and data objects under ``prefix`` of
-        ``bucket`` (another batch through the runner), with the bucket's key if any."""
+        ``bucket`` (another batch through the runner), with the bucket's key if any:
+        ``grant_batch_input(bucket, "batches/")`` makes ``s3://<bucket>/batches/2.manifest``
+        a valid ``manifestS3Uri``. ``prefix``: the literal start of the keys (no ``*``,
+        not a URI). Bad arguments: one ``ConfigurationError`` (``owner`` names the job).
+        """
+        problems = Problems(f"CustomLabelingJob {owner}: grant_batch_input")
+        if not has_attribute(bucket, "arn_for_objects"):
+            problems.add(
+                f"bucket is {type(bucket).__name__} {bucket!r:.60}; allowed: an s3.IBucket"
+            )
+        if not isinstance(prefix, str):
+            problems.add(
+                f"prefix is {type(prefix).__name__} {prefix!r:.60}; allowed: a key prefix "
+                "string such as 'batches/'"
+            )
+        elif not Token.is_unresolved(prefix) and ("*" in prefix or "://" in prefix):
+            problems.add(
+                f"prefix {prefix!r} is not allowed: the literal start of the keys (no '*', "
+                "not an s3:// URI), e.g. 'batches/'"
+            )
+        problems.raise_if_any()
         policy = self.execution_policy
         assert policy is not None, "execution_role() comes first"
         objects = bucket.arn_for_objects(f"{prefix}*")

@@ -77,6 +77,8 @@ class JobStorage:
     config_upload: s3deploy.BucketDeployment
     template_s3_uri: str
     label_category_s3_uri: str
+    #: Where another batch's manifest (and data) may go: the execution role reads it.
+    batches_s3_uri: str
 
 
 def job_storage(
@@ -149,4 +151,5 @@ def job_storage(
         config_upload=upload,
         template_s3_uri=f"s3://{inputs.bucket_name}/{settings.template_key}",
         label_category_s3_uri=f"s3://{inputs.bucket_name}/{settings.label_categories_key}",
+        batches_s3_uri=f"s3://{inputs.bucket_name}/{settings.batches_prefix}",
     )

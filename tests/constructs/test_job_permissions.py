@@ -359,6 +359,8 @@ def test_fails_when_grant_batch_input_is_given_a_uri_or_a_bucket_name() -> None:
         ConfigurationError, match=r"bucket is str 'my-input'; allowed: an s3.IBucket"
     ):
         job.grant_batch_input("my-input", "batches/")  # type: ignore[arg-type]
+    # (and the job's metric of failed skill-store operations is the one the function emits)
+    assert job.metric_skill_store_errors().metric_name == "SkillStoreErrors"
 
 
 # -- 8. who may publish to the monitoring topic ----------------------------------------------
