@@ -238,8 +238,8 @@ class JobAccess:
         #: The job's grants to the post-annotation function's role (when it has one).
         self.post_annotation_policy: iam.Policy | None = None
         if post_annotation_role is not None:
-            self.post_annotation_policy = iam.Policy(
-                scope, "PostAnnotationRolePolicy", roles=[post_annotation_role]
+            self.post_annotation_policy = _own_policy(
+                scope, "PostAnnotationRolePolicy", post_annotation_role
             )
         #: Why each wildcard of the execution role's policy cannot be narrower; grants
         #: made later (``grant_batch_input``) add theirs.
@@ -276,7 +276,7 @@ class JobAccess:
                     resources=[role.role_arn],
                 )
             )
-        self.execution_policy = iam.Policy(self.scope, "ExecutionRolePolicy", roles=[role])
+        self.execution_policy = _own_policy(self.scope, "ExecutionRolePolicy", role)
         Aspects.of(self.execution_policy).add(self.execution_reasons)
         return role
 
@@ -440,6 +440,15 @@ class JobAccess:
                     resources=[output_bucket.encryption_key.key_arn],
                 )
             )
+
+
+def _own_policy(scope: Construct, construct_id: str, role: iam.IRole) -> iam.Policy:
+    """A policy of the job's own, attached the way the role allows: an immutable role
+    (``Role.from_role_arn(..., mutable=False)``) takes none, and the policy, never
+    attached, is left out of the template (as grants to such a role always were)."""
+    policy = iam.Policy(scope, construct_id)
+    role.attach_inline_policy(policy)
+    return policy
 
 
 def grant_skill_table(policy: iam.Policy, table: dynamodb.ITable) -> None:

@@ -35,7 +35,7 @@ from gt_constructs import (
     PrivateWorkteam,
     TaskType,
 )
-from tests.support import new_app, synth_stacks
+from tests.support import cfn_lint_findings, new_app, synth_stacks
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "examples" / "street-scenes"
@@ -105,7 +105,10 @@ def _build(app: cdk.App) -> list[cdk.Stack]:
         worker_emails=["ana@example.com"],
         encryption_key=kms.Key(team, "Key", enable_key_rotation=True),
     )
-    return [default, keyed, shared, given, team]
+    immutable = cdk.Stack(app, "ImmutableRole", env=ENV)
+    arn = f"arn:aws:iam::{ACCOUNT}:role/gt-execution"
+    _job(immutable, role=iam.Role.from_role_arn(immutable, "Role", arn, mutable=False))
+    return [default, keyed, shared, given, team, immutable]
 
 
 @pytest.fixture(scope="module")
@@ -249,6 +252,17 @@ def test_a_given_role_keeps_its_own_policies_and_gets_the_jobs_in_one_of_the_job
         if {"Ref": role} in policy["Properties"]["Roles"]
     ]
     assert [p for p in attached if p.startswith("JobExecutionRolePolicy")] == attached
+
+
+def test_an_immutable_role_gets_no_policy(templates: dict[str, Template]) -> None:
+    # As before: Role.from_role_arn(..., mutable=False) is not changed, and the job does
+    # not wait for a policy that is not there.
+    template = templates["ImmutableRole"]
+    policies = template.find_resources("AWS::IAM::Policy")
+    assert not [p for p in policies.values() if "gt-execution" in p["Properties"]["Roles"]]
+    assert not [p for p in policies if p.startswith("JobExecutionRolePolicy")]
+    (job,) = template.find_resources("Custom::GroundTruthLabelingJob").values()
+    assert set(job["DependsOn"]) <= set(template.to_json()["Resources"])
 
 
 def _build_foreign(app: cdk.App) -> list[cdk.Stack]:
@@ -477,3 +491,8 @@ def test_direct_read_gets_only_the_output_objects(templates: dict[str, Template]
     assert not _allows(statements, "s3:GetObject", "arn:aws:s3:::labeling-results/other/x.json")
     s3_actions = {a for s in statements for a in _as_list(s["Action"]) if a.startswith("s3:")}
     assert s3_actions == {"s3:GetObject"}  # classification writes no masks
+
+
+@pytest.mark.parametrize("name", ["Keyed", "SharedTable", "Team"])
+def test_templates_pass_cfn_lint(templates: dict[str, Template], name: str) -> None:
+    assert cfn_lint_findings(templates[name].to_json()) == []
