@@ -155,19 +155,19 @@ class LabelingJobMonitoring(Construct):
         the topic, and through it the alarms and the rule, refer to (a cycle). The
         topic policy names them exactly (``_let_the_rule_publish``,
         ``_let_alarms_publish``); the key is limited to the stack's account, and
-        to alarms and rules of its account and region. CloudWatch sends
-        ``aws:SourceAccount`` and ``aws:SourceArn`` to KMS; for EventBridge
-        delivery to an encrypted topic AWS documents them as unsupported in key
-        policies, so its statement uses the ``...IfExists`` operators, which
-        cannot lock the rule out and still refuse a request that names another
-        account or resource.
+        to alarms and rules of its account and region. Whether CloudWatch and
+        EventBridge pass ``aws:SourceAccount`` and ``aws:SourceArn`` on to KMS
+        when they publish to an encrypted topic is not something their guides
+        promise (for EventBridge they are reported unsupported): the
+        ``...IfExists`` operators cannot lock the notifications out, and still
+        refuse a request that names another account or resource.
         """
         stack = Stack.of(self)
         sources = {
-            "cloudwatch.amazonaws.com": ("", "cloudwatch", "alarm", ArnFormat.COLON_RESOURCE_NAME),
-            "events.amazonaws.com": ("IfExists", "events", "rule", ArnFormat.SLASH_RESOURCE_NAME),
+            "cloudwatch.amazonaws.com": ("cloudwatch", "alarm", ArnFormat.COLON_RESOURCE_NAME),
+            "events.amazonaws.com": ("events", "rule", ArnFormat.SLASH_RESOURCE_NAME),
         }
-        for service, (suffix, arn_service, resource, arn_format) in sources.items():
+        for service, (arn_service, resource, arn_format) in sources.items():
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
                     principals=[iam.ServicePrincipal(service)],
@@ -175,8 +175,8 @@ class LabelingJobMonitoring(Construct):
                     # In a key policy "*" means this key.
                     resources=["*"],
                     conditions={
-                        f"StringEquals{suffix}": {"aws:SourceAccount": stack.account},
-                        f"ArnLike{suffix}": {
+                        "StringEqualsIfExists": {"aws:SourceAccount": stack.account},
+                        "ArnLikeIfExists": {
                             "aws:SourceArn": stack.format_arn(
                                 service=arn_service,
                                 resource=resource,

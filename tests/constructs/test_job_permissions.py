@@ -415,17 +415,17 @@ def test_the_topics_key_serves_only_this_accounts_alarms_and_rules(
     templates: dict[str, Template], name: str, key_id: str
 ) -> None:
     template = templates[name]
+    # Neither service promises to pass the source keys on to KMS: ...IfExists cannot lock
+    # the notifications out, and refuses another account's or resource's request.
     (alarms,) = _key_statements(template, key_id, "cloudwatch.amazonaws.com")
-    assert alarms["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
-    assert _render(alarms["Condition"]["ArnLike"]["aws:SourceArn"]) == (
-        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"
-    )
-    # EventBridge does not send the source keys to KMS: ...IfExists cannot lock it out
     (rules,) = _key_statements(template, key_id, "events.amazonaws.com")
-    assert rules["Condition"]["StringEqualsIfExists"] == {"aws:SourceAccount": ACCOUNT}
-    assert _render(rules["Condition"]["ArnLikeIfExists"]["aws:SourceArn"]) == (
-        f"arn:aws:events:{REGION}:{ACCOUNT}:rule/*"
-    )
+    for statement, sources in (
+        (alarms, f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"),
+        (rules, f"arn:aws:events:{REGION}:{ACCOUNT}:rule/*"),
+    ):
+        assert set(statement["Condition"]) == {"StringEqualsIfExists", "ArnLikeIfExists"}
+        assert statement["Condition"]["StringEqualsIfExists"] == {"aws:SourceAccount": ACCOUNT}
+        assert _render(statement["Condition"]["ArnLikeIfExists"]["aws:SourceArn"]) == sources
     for statement in (alarms, rules):
         assert sorted(_as_list(statement["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
