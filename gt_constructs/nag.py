@@ -148,21 +148,6 @@ def acknowledge_findings(scope: IConstruct, reasons: Sequence[tuple[Finding, str
     return aspect
 
 
-#: Reasons shared by every grant that CDK writes with ``grant_read``/``grant_put``.
-S3_GRANT_REASONS: list[tuple[str, str]] = [
-    (
-        r"^Action::s3:(GetObject|GetBucket|List|Abort|DeleteObject|PutObject)\*?",
-        "CDK's S3 grant helpers name action families (Get*, List*); the resources they apply "
-        "to are scoped to the job's buckets and prefixes",
-    ),
-    (
-        r"^Action::kms:(ReEncrypt|GenerateDataKey)\*",
-        "KMS action families needed to read and write objects encrypted with the job's key; "
-        "the resource is that one key",
-    ),
-]
-
-
 def bucket_deployment_singletons(stack: Stack) -> list[Construct]:
     """The stack-level provider functions aws-cdk-lib creates for ``BucketDeployment``."""
     return [
