@@ -35,7 +35,7 @@ def annotation_function(
     Its role is created here with exactly the log permissions it needs (no
     AWS managed policy); callers add the rest. ``encryption_key`` encrypts its
     log group (the key must let the CloudWatch Logs service use it:
-    ``job.role.grant_log_encryption``).
+    ``log_groups.grant_log_encryption``).
     """
     log_group = logs.LogGroup(
         scope,

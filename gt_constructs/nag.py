@@ -3,16 +3,23 @@
 cdk-nag 3 wants every finding acknowledged by its exact id, e.g.
 ``AwsSolutions-IAM5[Resource::<OutputBucket1234.Arn>/labeling-jobs/*]``, and
 those ids hold logical ids only known once the tree is complete. The
-``WildcardReasons`` aspect computes the wildcard findings of the policies under
-a construct the way AwsSolutions-IAM5 does and acknowledges each one whose
-action or resource matches a pattern with its reason; anything unmatched stays
-a finding and stops synth, so a new wildcard always needs a new reason.
+``ExactReasons`` aspect computes the wildcard findings of the policies under a
+construct the way AwsSolutions-IAM5 does and acknowledges each one that is
+exactly a finding it was given (``Action::s3:GetObject*``, or
+``Resource::<arn>`` of a resource value, tokens resolved as cdk-nag renders
+them) with its reason; anything else stays a finding and stops synth, so a new
+wildcard always needs a new reason, and a reason never covers a wildcard that
+someone else adds. Acknowledgements go on the policies a construct makes
+itself, never on a role it was given. ``WildcardReasons`` matches regular
+expressions instead: only for aws-cdk-lib's own singletons, whose resource
+names are not ours to know.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import jsii
@@ -90,19 +97,55 @@ def acknowledge_wildcards(scope: IConstruct, reasons: Sequence[tuple[str, str]])
     Aspects.of(scope).add(WildcardReasons(reasons))
 
 
-#: Reasons shared by every grant that CDK writes with ``grant_read``/``grant_put``.
-S3_GRANT_REASONS: list[tuple[str, str]] = [
-    (
-        r"^Action::s3:(GetObject|GetBucket|List|Abort|DeleteObject|PutObject)\*?",
-        "CDK's S3 grant helpers name action families (Get*, List*); the resources they apply "
-        "to are scoped to the job's buckets and prefixes",
-    ),
-    (
-        r"^Action::kms:(ReEncrypt|GenerateDataKey)\*",
-        "KMS action families needed to read and write objects encrypted with the job's key; "
-        "the resource is that one key",
-    ),
-]
+@dataclass(frozen=True)
+class Finding:
+    """One AwsSolutions-IAM5 finding: an action (``s3:List*``) or a resource value
+    (a string or a token such as ``bucket.arn_for_objects("data/*")``)."""
+
+    kind: str
+    value: Any
+
+    @staticmethod
+    def action(name: str) -> Finding:
+        return Finding("Action", name)
+
+    @staticmethod
+    def resource(value: Any) -> Finding:
+        return Finding("Resource", value)
+
+    def text(self, scope: IConstruct) -> str:
+        """The finding as cdk-nag writes it (``Resource::<Bucket.Arn>/data/*``)."""
+        return f"{self.kind}::{render(Stack.of(scope).resolve(self.value))}"
+
+
+@jsii.implements(IAspect)
+class ExactReasons:
+    """Acknowledge exactly the given AwsSolutions-IAM5 findings under a construct.
+
+    ``reasons`` may grow until synth (``add``): a grant made later brings its reason.
+    """
+
+    def __init__(self, reasons: Sequence[tuple[Finding, str]] = ()) -> None:
+        self.reasons: list[tuple[Finding, str]] = list(reasons)
+
+    def add(self, finding: Finding, reason: str) -> None:
+        self.reasons.append((finding, reason))
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, iam.CfnPolicy):
+            return
+        known = {finding.text(node): reason for finding, reason in reversed(self.reasons)}
+        resolved = Stack.of(node).resolve(node.policy_document)
+        for finding in sorted(set(wildcard_findings(resolved))):
+            if finding in known:
+                acknowledge(node, f"AwsSolutions-IAM5[{finding}]", known[finding])
+
+
+def acknowledge_findings(scope: IConstruct, reasons: Sequence[tuple[Finding, str]]) -> ExactReasons:
+    """Attach ``ExactReasons`` to ``scope`` (a policy the caller made) and return it."""
+    aspect = ExactReasons(reasons)
+    Aspects.of(scope).add(aspect)
+    return aspect
 
 
 def bucket_deployment_singletons(stack: Stack) -> list[Construct]:
@@ -114,9 +157,40 @@ def bucket_deployment_singletons(stack: Stack) -> list[Construct]:
     ]
 
 
-def acknowledge_bucket_deployment_provider(stack: Stack) -> None:
-    """The findings of aws-cdk-lib's own BucketDeployment provider, with reasons."""
+#: The action families aws-cdk-lib's grants write (``grant_read``, ``grant_read_write``).
+CDK_GRANT_ACTIONS = (
+    "s3:GetObject*",
+    "s3:GetBucket*",
+    "s3:List*",
+    "s3:DeleteObject*",
+    "s3:Abort*",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+)
+
+
+def acknowledge_bucket_deployment_provider(stack: Stack, destinations: Sequence[Any] = ()) -> None:
+    """The findings of aws-cdk-lib's own BucketDeployment provider, with reasons.
+
+    ``destinations``: the buckets the library's deployments copy to; their
+    object wildcards are acknowledged by their exact ARNs (another
+    deployment's destination in the same stack stays a finding).
+    """
     for provider in bucket_deployment_singletons(stack):
+        if destinations:
+            acknowledge_findings(
+                provider,
+                [
+                    (
+                        Finding.resource(bucket.arn_for_objects("*")),
+                        "aws-cdk-lib grants its shared BucketDeployment provider read and write, "
+                        "delete included, on every object of a destination bucket (it cannot be "
+                        "scoped to a key prefix). The library's deployments use prune=False and "
+                        "keep their files on delete: they only add files under their key prefix",
+                    )
+                    for bucket in destinations
+                ],
+            )
         if provider.node.try_find_child(_MARKER) is not None:
             continue
         Construct(provider, _MARKER)  # acknowledged once, however many deployments share it
@@ -133,17 +207,23 @@ def acknowledge_bucket_deployment_provider(stack: Stack) -> None:
             "The runtime of aws-cdk-lib's BucketDeployment provider is chosen by aws-cdk-lib "
             "and moves with its releases",
         )
+        acknowledge_findings(
+            provider,
+            [
+                (
+                    Finding.action(action),
+                    "aws-cdk-lib's S3 grants name action families (Get*, List*, DeleteObject*); "
+                    "the resources are the asset and destination buckets",
+                )
+                for action in CDK_GRANT_ACTIONS
+            ],
+        )
         acknowledge_wildcards(
             provider,
             [
                 (
-                    r"cdk-[a-z0-9]+-assets-",
+                    r"^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-[^/]+/\*$",
                     "Reads the CDK bootstrap assets bucket to copy the deployment's asset",
-                ),
-                *S3_GRANT_REASONS,
-                (
-                    r"^Resource::.*/\*$",
-                    "Copies the uploaded files to their key prefix in the destination bucket",
                 ),
             ],
         )

@@ -26,7 +26,7 @@ from constructs import Construct, IConstruct
 from ..consolidation import Consolidation
 from ..dataset import Dataset, DatasetBinding
 from ..lambda_src.gt_annotation import contract
-from ..log_groups import JobLogs
+from ..log_groups import JobLogs, grant_log_encryption
 from ..nag import acknowledge_bucket_deployment_provider
 from ..task_type import TaskType
 from ..template import WorkerTemplate
@@ -38,7 +38,7 @@ from .monitoring import LabelingJobMonitoring
 from .outputs import add_job_outputs
 from .props import EXPECTED
 from .request import job_request
-from .role import JobAccess, PayloadAccess, grant_log_encryption, job_keys
+from .role import JobAccess, PayloadAccess, job_keys
 from .runner import LabelingJobRunner
 from .settings import DEFAULT_TASK_AVAILABILITY, DEFAULT_TASK_TIME_LIMIT, JobSettings
 from .skill_table import SkillScope, worker_skill_table
@@ -199,6 +199,7 @@ class CustomLabelingJob(Construct):
             removal_policy=removal_policy,
             access_logs_bucket=access_logs_bucket,
             deployment_log_group=self.log_settings.bucket_deployment_log_group(self),
+            log_settings=self.log_settings,
         )
         binding = dataset.bind(
             self,
@@ -209,7 +210,7 @@ class CustomLabelingJob(Construct):
             log_settings=self.log_settings,
         )
         # After the dataset: its upload may bring a BucketDeployment provider of its own.
-        acknowledge_bucket_deployment_provider(Stack.of(self))
+        acknowledge_bucket_deployment_provider(Stack.of(self), [self.input_bucket])
         self.manifest_s3_uri = binding.manifest_s3_uri
         self.skill_table: dynamodb.ITable = skill_table or worker_skill_table(
             self, "WorkerSkill", encryption_key=encryption_key, removal_policy=removal_policy
@@ -250,7 +251,7 @@ class CustomLabelingJob(Construct):
                 execution_role=self.execution_role,
                 stop_replaced_jobs=stop_replaced_jobs,
                 removal_policy=removal_policy,
-                dependencies=job_dependencies(self, workteam, binding),
+                dependencies=[*job_dependencies(self, workteam, binding), *self.access.policies],
                 log_settings=self.log_settings,
             )
         self._name_the_job()
@@ -269,6 +270,7 @@ class CustomLabelingJob(Construct):
     config_upload: _Part[s3deploy.BucketDeployment] = _Part("storage")
     template_s3_uri: _Part[str] = _Part("storage")
     label_category_s3_uri: _Part[str] = _Part("storage")
+    batches_s3_uri: _Part[str] = _Part("storage")
 
     # -- steps ------------------------------------------------------------------------------
     def _grant(
@@ -278,7 +280,7 @@ class CustomLabelingJob(Construct):
         *,
         given_buckets: Sequence[s3.IBucket | None],
     ) -> None:
-        access = JobAccess(
+        self.access = access = JobAccess(  # the job's own policies (and their nag reasons)
             self,
             payload_access=self.settings.payload_access,
             post_annotation_role=self.post_annotation_function.role,
@@ -289,6 +291,7 @@ class CustomLabelingJob(Construct):
             read=[
                 (self.input_bucket, self.settings.template_key),
                 (self.input_bucket, self.settings.label_categories_key),
+                (self.input_bucket, f"{self.settings.batches_prefix}*"),
                 *binding.read,
             ],
             output_bucket=self.output_bucket,
@@ -335,27 +338,34 @@ class CustomLabelingJob(Construct):
         )
 
     # -- for consumers ----------------------------------------------------------------------
+    def grant_batch_input(self, bucket: s3.IBucket, prefix: str) -> None:
+        """Let the execution role read batches (manifests, data) under ``prefix`` of ``bucket``
+        for the runner; ``batches_s3_uri`` needs no grant (``JobAccess.grant_batch_input``)."""
+        self.access.grant_batch_input(bucket, prefix, owner=self.node.path)
+
     def grant_read_output(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the job output (manifests, consolidated masks)."""
         return self.output_bucket.grant_read(grantee, f"{self.output_prefix}*")
 
+    def _metric(self, name: str, **kwargs: Any) -> cloudwatch.Metric:
+        """A metric the post-annotation function emits (``LabelingJobMonitoring.metric``)."""
+        return LabelingJobMonitoring.metric(name, function=self.post_annotation_function, **kwargs)
+
     def metric_objects_consolidated(self, **kwargs: Any) -> cloudwatch.Metric:
         """Objects consolidated by the post-annotation function (sum over 5 minutes)."""
-        return LabelingJobMonitoring.metric(
-            contract.METRIC_OBJECTS_CONSOLIDATED, function=self.post_annotation_function, **kwargs
-        )
+        return self._metric(contract.METRIC_OBJECTS_CONSOLIDATED, **kwargs)
 
     def metric_answers_rejected(self, **kwargs: Any) -> cloudwatch.Metric:
         """Worker answers the post-annotation function could not use (sum over 5 minutes)."""
-        return LabelingJobMonitoring.metric(
-            contract.METRIC_ANSWERS_REJECTED, function=self.post_annotation_function, **kwargs
-        )
+        return self._metric(contract.METRIC_ANSWERS_REJECTED, **kwargs)
+
+    def metric_skill_store_errors(self, **kwargs: Any) -> cloudwatch.Metric:
+        """Worker-skill reads and writes that failed (sum over 5 minutes; alarmed)."""
+        return self._metric(contract.METRIC_SKILL_STORE_ERRORS, **kwargs)
 
     def metric_consolidation_errors(self, **kwargs: Any) -> cloudwatch.Metric:
         """Objects that got a failure instead of a label (sum over 5 minutes)."""
-        return LabelingJobMonitoring.metric(
-            contract.METRIC_CONSOLIDATION_ERRORS, function=self.post_annotation_function, **kwargs
-        )
+        return self._metric(contract.METRIC_CONSOLIDATION_ERRORS, **kwargs)
 
 
 # -- steps that judge the props, before anything is built -----------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy
@@ -11,7 +10,7 @@ from constructs import Construct
 
 from ..functions import annotation_function
 from ..log_groups import JobLogs
-from ..nag import S3_GRANT_REASONS, acknowledge_wildcards
+from ..nag import CDK_GRANT_ACTIONS, Finding, acknowledge_findings
 
 
 class ManifestFromS3Prefix(Construct):
@@ -48,14 +47,17 @@ class ManifestFromS3Prefix(Construct):
         assert role is not None
         source_bucket.grant_read(role, f"{prefix}*")
         manifest_bucket.grant_put(role, manifest_key)
-        acknowledge_wildcards(
+        acknowledge_findings(
             role,
             [
                 (
-                    re.escape(f"/{prefix}*") + "$" if prefix else r"/\*$",
+                    Finding.resource(source_bucket.arn_for_objects(f"{prefix}*")),
                     "Lists and reads the objects under the dataset's prefix to write the manifest",
                 ),
-                *S3_GRANT_REASONS,
+                *[
+                    (Finding.action(action), "aws-cdk-lib's S3 grants name action families")
+                    for action in CDK_GRANT_ACTIONS
+                ],
             ],
         )
         self.resource = CustomResource(

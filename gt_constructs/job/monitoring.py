@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Duration, Stack
+import jsii
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk.interfaces import aws_events as events_refs
 from constructs import Construct
 
 from ..lambda_src.gt_annotation import contract
@@ -23,6 +24,18 @@ from ..nag import acknowledge
 
 METRICS_NAMESPACE = contract.METRICS_NAMESPACE
 STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
+
+
+@jsii.implements(events.IRuleTarget)
+class _TopicTarget:
+    """The topic as the rule's target, without the unconditioned publish grant that
+    ``targets.SnsTopic`` adds (the topic policy's statement names the rule instead)."""
+
+    def __init__(self, topic: sns.ITopic) -> None:
+        self.topic = topic
+
+    def bind(self, rule: events_refs.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(arn=self.topic.topic_arn)
 
 
 class LabelingJobMonitoring(Construct):
@@ -54,6 +67,7 @@ class LabelingJobMonitoring(Construct):
         super().__init__(scope, construct_id)
         self.topic = self._topic(encryption_key, notification_emails)
         self.rule = self._state_change_rule(job_name_prefix)
+        self._let_the_rule_publish()
         self.alarms: list[cloudwatch.Alarm] = []
         for index, function in enumerate(functions):
             for name, metric in (
@@ -80,6 +94,12 @@ class LabelingJobMonitoring(Construct):
                 "Objects of the labeling job got a failure instead of a label "
                 "(their consolidation failed: see the post-annotation function's logs)",
             )
+            self._alarm(
+                "SkillStoreErrors",
+                self.metric(contract.METRIC_SKILL_STORE_ERRORS, function=post_annotation_function),
+                "The post-annotation function could not read or write the worker-skill table "
+                "(skill learning stalls: see its logs; often a missing table or key permission)",
+            )
         self._let_alarms_publish()
         self.dashboard = self._dashboard(functions, post_annotation_function, state_machine)
 
@@ -91,8 +111,7 @@ class LabelingJobMonitoring(Construct):
             enable_key_rotation=True,
             description="Encrypts the labeling job notification topic",
         )
-        for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
-            self.key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+        self._let_services_use_the_key()
         topic = sns.Topic(
             self,
             "Topic",
@@ -126,7 +145,64 @@ class LabelingJobMonitoring(Construct):
                 ),
                 detail={"LabelingJobStatus": ["Completed", "Failed", "Stopped"]},
             ),
-            targets=[targets.SnsTopic(self.topic)],
+            targets=[_TopicTarget(self.topic)],
+        )
+
+    def _let_services_use_the_key(self) -> None:
+        """Let CloudWatch (alarms) and EventBridge (the rule) encrypt messages to the topic.
+
+        Exact ARNs cannot be named here: the key policy is part of the key, which
+        the topic, and through it the alarms and the rule, refer to (a cycle). The
+        topic policy names them exactly (``_let_the_rule_publish``,
+        ``_let_alarms_publish``); the key is limited to the stack's account, and
+        to alarms and rules of its account and region. Whether CloudWatch and
+        EventBridge pass ``aws:SourceAccount`` and ``aws:SourceArn`` on to KMS
+        when they publish to an encrypted topic is not something their guides
+        promise (for EventBridge they are reported unsupported): the
+        ``...IfExists`` operators cannot lock the notifications out, and still
+        refuse a request that names another account or resource.
+        """
+        stack = Stack.of(self)
+        sources = {
+            "cloudwatch.amazonaws.com": ("cloudwatch", "alarm", ArnFormat.COLON_RESOURCE_NAME),
+            "events.amazonaws.com": ("events", "rule", ArnFormat.SLASH_RESOURCE_NAME),
+        }
+        for service, (arn_service, resource, arn_format) in sources.items():
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    # In a key policy "*" means this key.
+                    resources=["*"],
+                    conditions={
+                        "StringEqualsIfExists": {"aws:SourceAccount": stack.account},
+                        "ArnLikeIfExists": {
+                            "aws:SourceArn": stack.format_arn(
+                                service=arn_service,
+                                resource=resource,
+                                resource_name="*",
+                                arn_format=arn_format,
+                            )
+                        },
+                    },
+                )
+            )
+
+    def _let_the_rule_publish(self) -> None:
+        """Let EventBridge publish this construct's rule's events to the topic, and no
+        other rule's (of this account or another): ``aws:SourceArn`` is the rule,
+        ``aws:SourceAccount`` the stack's account."""
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeRuleOfTheLabelingJob",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                    "ArnEquals": {"aws:SourceArn": self.rule.rule_arn},
+                },
+            )
         )
 
     def _let_alarms_publish(self) -> None:
@@ -190,6 +266,10 @@ class LabelingJobMonitoring(Construct):
                 cloudwatch.GraphWidget(
                     title="Consolidation errors",
                     left=[self.metric(contract.METRIC_CONSOLIDATION_ERRORS, function=post)],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Skill store errors",
+                    left=[self.metric(contract.METRIC_SKILL_STORE_ERRORS, function=post)],
                 ),
             )
         dashboard.add_widgets(

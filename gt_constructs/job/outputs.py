@@ -33,6 +33,10 @@ def add_job_outputs(job: CustomLabelingJob) -> None:
         ),
         "LabelingJobName": (job.labeling_job_name, "Labeling job name"),
         "OutputManifestS3Uri": (job.output_manifest_s3_uri, "Output manifest, once complete"),
+        "BatchesS3Uri": (
+            job.batches_s3_uri,
+            "Where the runner's batch manifests may go (the execution role reads it)",
+        ),
         "RunnerStateMachineArn": (
             job.runner.state_machine.state_machine_arn,
             "Start another job with a new manifest",

@@ -132,6 +132,12 @@ class JobSettings:
         return f"labeling-jobs/{self.label_attribute_name}/config/"
 
     @property
+    def batches_prefix(self) -> str:
+        """Where further batches' manifests and data go in the input bucket (the
+        execution role reads it: the runner labels them without another grant)."""
+        return f"labeling-jobs/{self.label_attribute_name}/batches/"
+
+    @property
     def template_key(self) -> str:
         return f"{self.config_prefix}worker-template.liquid.html"
 

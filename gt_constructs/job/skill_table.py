@@ -30,7 +30,8 @@ def worker_skill_table(
 ) -> dynamodb.Table:
     """On-demand, encrypted, point-in-time recovery; key ``scope``/``worker``.
 
-    Items hold soft counts updated with atomic ``ADD`` (see docs/architecture.md).
+    Items hold soft counts updated with atomic ``ADD`` (see docs/architecture.md);
+    the records of counted batches expire (time to live on ``expires``).
     """
     return dynamodb.Table(
         scope,
@@ -47,5 +48,6 @@ def worker_skill_table(
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
+        time_to_live_attribute=contract.SKILL_TABLE_TTL_ATTRIBUTE,
         removal_policy=removal_policy,
     )

@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from ..log_groups import BUCKET_DEPLOYMENT_MEMORY
+from ..log_groups import BUCKET_DEPLOYMENT_MEMORY, JobLogs
 from ..nag import acknowledge
 
 if TYPE_CHECKING:
@@ -77,6 +77,8 @@ class JobStorage:
     config_upload: s3deploy.BucketDeployment
     template_s3_uri: str
     label_category_s3_uri: str
+    #: Where another batch's manifest (and data) may go: the execution role reads it.
+    batches_s3_uri: str
 
 
 def job_storage(
@@ -90,11 +92,14 @@ def job_storage(
     removal_policy: RemovalPolicy,
     access_logs_bucket: s3.IBucket | None,
     deployment_log_group: logs.ILogGroup | None,
+    log_settings: JobLogs | None = None,
 ) -> JobStorage:
     """The given buckets or new secure ones, and the job's configuration uploaded to input.
 
     ``deployment_log_group`` is where the upload's (aws-cdk-lib) provider logs
-    (``JobLogs.bucket_deployment_log_group``).
+    (``JobLogs.bucket_deployment_log_group``); ``log_settings`` give the log
+    group of the provider that empties the created buckets on delete
+    (``RemovalPolicy.DESTROY``).
     """
 
     def new_bucket(construct_id: str, *, cors: bool, logs_prefix: str) -> s3.Bucket:
@@ -110,6 +115,8 @@ def job_storage(
 
     inputs = input_bucket or new_bucket("InputBucket", cors=True, logs_prefix="input/")
     outputs = output_bucket or new_bucket("OutputBucket", cors=False, logs_prefix="output/")
+    if removal_policy == RemovalPolicy.DESTROY and log_settings is not None:
+        log_settings.auto_delete_log_group(scope)
     if input_bucket is not None:
         Annotations.of(scope).add_warning_v2(
             "@gt-constructs/job:imported-bucket-cors",
@@ -144,4 +151,5 @@ def job_storage(
         config_upload=upload,
         template_s3_uri=f"s3://{inputs.bucket_name}/{settings.template_key}",
         label_category_s3_uri=f"s3://{inputs.bucket_name}/{settings.label_categories_key}",
+        batches_s3_uri=f"s3://{inputs.bucket_name}/{settings.batches_prefix}",
     )

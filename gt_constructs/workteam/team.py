@@ -23,6 +23,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ..log_groups import grant_log_encryption
 from .imported import ImportedWorkteam, IWorkteam
 from .settings import DEFAULT_DESCRIPTION, DEFAULT_WORKFORCE_NAME, WorkteamSettings, short_digest
 from .workforce import ExistingWorkforce, NewWorkforce, Workforce
@@ -75,6 +76,7 @@ class PrivateWorkteam(Construct):
         subscribe_workers: bool = True,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_WEEK,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         """
         :param workteam_name: the workteam's name, unique in the account and region
@@ -107,6 +109,11 @@ class PrivateWorkteam(Construct):
             (each confirms once). Default: true.
         :param log_retention: retention of the helper functions' logs. Default: one week.
         :param removal_policy: of the user pool and the topic's key. Default: RETAIN.
+        :param encryption_key: customer key for the log groups of the team's helper functions
+            (new workforce) and its notification topic; its key policy gets the statements
+            letting CloudWatch Logs (this account's log groups) and SageMaker (this account's
+            workteams) use it (an imported key's policy must allow that itself: synth warns).
+            Default: - CloudWatch Logs' own encryption, and a new key for the topic.
         """
         super().__init__(scope, construct_id)
         settings = WorkteamSettings(
@@ -124,6 +131,7 @@ class PrivateWorkteam(Construct):
         )
         settings.validate(f"PrivateWorkteam {self.node.path}")
         self.workteam_name: str = settings.workteam_name
+        self.encryption_key = encryption_key
 
         workforce = self._workforce(
             settings,
@@ -143,7 +151,7 @@ class PrivateWorkteam(Construct):
         self.notification_key: kms.IKey | None = None
         if notifications:
             self.notification_topic, self.notification_key = _notifications(
-                self, settings.workteam_name, removal_policy
+                self, settings.workteam_name, removal_policy, encryption_key
             )
         self.workteam = self._workteam(settings, workforce)
         self.workteam_arn: str = self.workteam.attr_workteam_arn
@@ -181,6 +189,8 @@ class PrivateWorkteam(Construct):
                 user_pool_client=user_pool_client,
                 user_pool_client_id=user_pool_client_id,
             )
+        if self.encryption_key is not None:
+            grant_log_encryption(self, self.encryption_key)
         return NewWorkforce(
             self,
             settings,
@@ -189,6 +199,7 @@ class PrivateWorkteam(Construct):
             email=email,
             log_retention=log_retention,
             removal_policy=removal_policy,
+            encryption_key=self.encryption_key,
         )
 
     def _group(
@@ -319,14 +330,18 @@ def _default_workteam_name(scope: Construct) -> str:
 
 
 def _notifications(
-    team: Construct, workteam_name: str, removal_policy: RemovalPolicy
-) -> tuple[sns.Topic, kms.Key]:
-    """The topic SageMaker announces waiting tasks on (encrypted, SSL only), and its key."""
+    team: Construct,
+    workteam_name: str,
+    removal_policy: RemovalPolicy,
+    encryption_key: kms.IKey | None = None,
+) -> tuple[sns.Topic, kms.IKey]:
+    """The topic SageMaker announces waiting tasks on (encrypted, SSL only), and its key
+    (``encryption_key``, or a new one)."""
     stack = Stack.of(team)
     team_arns = stack.format_arn(
         service="sagemaker", resource="workteam", resource_name="private-crowd/*"
     )
-    key = kms.Key(
+    key = encryption_key or kms.Key(
         team,
         "NotificationKey",
         description=f"Encrypts the {workteam_name} workteam's task notifications",

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from aws_cdk import Aws, CfnResource, CustomResource, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
@@ -96,10 +97,12 @@ class NewWorkforce(Workforce):
         email: cognito.UserPoolEmail | None,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         self._team = team
         self._settings = settings
         self._log_retention = log_retention
+        self._encryption_key = encryption_key
         self.workforce_name = settings.workforce_name
         self.invitation_function = self._invitation_function()
         pool = self._user_pool(
@@ -164,6 +167,7 @@ class NewWorkforce(Workforce):
             timeout=Duration.seconds(5),
             log_retention=self._log_retention,
             removal_policy=RemovalPolicy.DESTROY,
+            encryption_key=self._encryption_key,
         )
         function.add_to_role_policy(
             iam.PolicyStatement(
@@ -247,6 +251,7 @@ class NewWorkforce(Workforce):
             timeout=Duration.minutes(1),
             log_retention=self._log_retention,
             removal_policy=RemovalPolicy.DESTROY,
+            encryption_key=self._encryption_key,
         )
         function.add_to_role_policy(
             iam.PolicyStatement(

@@ -65,6 +65,9 @@ SKILL_SCOPE_JOB = "job"
 SKILL_SCOPE_LABEL_SET = "label-set"
 #: Over what worker skill is learned: per labeling job, or per task type and label set.
 SKILL_SCOPES = (SKILL_SCOPE_JOB, SKILL_SCOPE_LABEL_SET)
+#: Skill table: the attribute (epoch seconds) after which a record of a counted batch may
+#: go; the created table's time-to-live attribute.
+SKILL_TABLE_TTL_ATTRIBUTE = "expires"
 
 # --------------------------------------------------------------------------- metrics
 METRICS_NAMESPACE = "GroundTruthConstructs"
@@ -73,6 +76,8 @@ METRIC_ANSWERS_REJECTED = "AnswersRejected"
 METRIC_MEAN_CONFIDENCE = "MeanConfidence"
 #: Objects of a batch that got a failure (``<attr>-metadata.failure-reason``, no label).
 METRIC_CONSOLIDATION_ERRORS = "ConsolidationErrors"
+#: Worker-skill reads and writes of a batch that failed (skill learning stalls meanwhile).
+METRIC_SKILL_STORE_ERRORS = "SkillStoreErrors"
 
 # --------------------------------------------------------------------------- task input
 #: Keys the pre-annotation function adds to ``taskInput`` (``task.input`` in the template)

@@ -15,6 +15,7 @@ from .contract import (
     METRIC_CONSOLIDATION_ERRORS,
     METRIC_MEAN_CONFIDENCE,
     METRIC_OBJECTS_CONSOLIDATED,
+    METRIC_SKILL_STORE_ERRORS,
     METRICS_NAMESPACE,
 )
 
@@ -50,12 +51,16 @@ def emit_consolidation_metrics(
     rejected: int,
     mean_confidence: float | None,
     errors: int = 0,
+    skill_store_errors: int = 0,
     namespace: str = METRICS_NAMESPACE,
     stream: TextIO | None = None,
 ) -> None:
-    """ObjectsConsolidated, AnswersRejected, ConsolidationErrors and MeanConfidence of one batch.
+    """ObjectsConsolidated, AnswersRejected, ConsolidationErrors, SkillStoreErrors and
+    MeanConfidence of one batch.
 
-    ConsolidationErrors counts the objects that got a failure (no label).
+    ConsolidationErrors counts the objects that got a failure (no label);
+    SkillStoreErrors the worker-skill reads and writes that failed (skill
+    learning stalls while it is not zero).
 
     MeanConfidence is left out when no label of the batch has a confidence
     (an average of nothing is not zero).
@@ -64,6 +69,7 @@ def emit_consolidation_metrics(
         METRIC_OBJECTS_CONSOLIDATED: objects,
         METRIC_ANSWERS_REJECTED: rejected,
         METRIC_CONSOLIDATION_ERRORS: errors,
+        METRIC_SKILL_STORE_ERRORS: skill_store_errors,
     }
     if mean_confidence is not None and math.isfinite(mean_confidence):
         values[METRIC_MEAN_CONFIDENCE] = round(mean_confidence, 4)
@@ -74,6 +80,7 @@ def emit_consolidation_metrics(
             METRIC_OBJECTS_CONSOLIDATED: "Count",
             METRIC_ANSWERS_REJECTED: "Count",
             METRIC_CONSOLIDATION_ERRORS: "Count",
+            METRIC_SKILL_STORE_ERRORS: "Count",
         },
         namespace=namespace,
     )

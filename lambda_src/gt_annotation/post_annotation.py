@@ -16,7 +16,11 @@ object, every dataset object of the payload gets exactly one entry:
 - a consolidator that raises for the batch is retried object by object, and an
   object that still fails gets a failure entry;
 - worker skill is a prior: a skill table that cannot be read or written is
-  logged and the batch goes on with what it has.
+  logged, counted (the ``SkillStoreErrors`` metric, which raises an alarm) and
+  the batch goes on with what it has;
+- a batch's skill evidence counts once: it is stored under the batch's
+  idempotency key (``skill.batch_key``), so Ground Truth retrying the
+  invocation adds nothing.
 
 Only an unusable *event* (no payload, no label attribute name, a payload that
 cannot be read) raises, with a message saying what is wrong: there is no
@@ -52,7 +56,7 @@ from .output import (
     job_name,
     metadata_key,
 )
-from .skill import DynamoSkillStore, SkillStore, skill_scope
+from .skill import DynamoSkillStore, SkillStore, batch_key, skill_scope
 
 LOGGER = get_logger("gt_annotation.post_annotation")
 
@@ -71,6 +75,10 @@ class BatchStats:
     consolidated: int = 0
     errors: int = 0
     rejected: int = 0
+    #: Skill-store operations (read, write) of the batch that failed.
+    skill_store_errors: int = 0
+    #: False when the batch's skill evidence was already stored (a retried invocation).
+    skill_counted: bool = True
     confidences: list[float] = field(default_factory=list)
 
     @property
@@ -175,6 +183,7 @@ def consolidate_batch(
     consolidator: Consolidator | None = None,
     job: str = "local",
     created: str | None = None,
+    batch: str | None = None,
 ) -> tuple[list[dict[str, Any]], BatchStats, list[Rejection]]:
     """The Ground Truth response for a payload: one entry per dataset object, always.
 
@@ -185,8 +194,10 @@ def consolidate_batch(
     metadata's ``job-name``, ``created`` its ``creation-date`` (default: now). Worker skill is read from ``skill_store``
     under ``scope`` (the prior) and the batch's evidence added to it; without
     a store, skill is learned within the batch only. ``consolidator``
-    overrides the one of ``settings.method`` (tests, experiments). Raises only
-    ``EventError`` when the payload is not a list.
+    overrides the one of ``settings.method`` (tests, experiments). ``batch``
+    (``skill.batch_key``): the evidence is stored once under that key, however
+    often the batch is consolidated. Raises only ``EventError`` when the
+    payload is not a list.
     """
     consolidator = consolidator or get_consolidator(settings.method)
     label_list = list(labels or [])
@@ -204,6 +215,7 @@ def consolidate_batch(
         try:
             skills = skill_store.load(scope, workers)
         except Exception as error:  # skill is a prior: without it the batch still has an answer
+            stats.skill_store_errors += 1
             LOGGER.warning(
                 "worker skill could not be read; consolidating with this batch's evidence only",
                 extra={"error": type(error).__name__, "detail": str(error)[:200]},
@@ -221,8 +233,11 @@ def consolidate_batch(
     results, updates, failures = _consolidate(consolidator, answered, context)
     if skill_store is not None and updates:
         try:
-            skill_store.add(scope, updates)
-        except Exception as error:  # the labels are right; retrying the batch would count twice
+            stats.skill_counted = skill_store.add(scope, updates, batch=batch)
+            if not stats.skill_counted:
+                LOGGER.info("the batch's worker skill evidence was already stored (a retry)")
+        except Exception as error:  # the labels are right: answer; the metric tells
+            stats.skill_store_errors += 1
             LOGGER.error(
                 "worker skill evidence could not be stored",
                 extra={"error": type(error).__name__, "detail": str(error)[:200]},
@@ -338,6 +353,7 @@ def run(event: Any, settings: Settings) -> list[dict[str, Any]]:
         write_png=write_png,
         fetch=access.read_text,
         job=request.labeling_job_arn,
+        batch=batch_key(request.labeling_job_arn, payload),
     )
     log_rejections(rejections)
     LOGGER.info(
@@ -348,6 +364,7 @@ def run(event: Any, settings: Settings) -> list[dict[str, Any]]:
             "consolidated": stats.consolidated,
             "errors": stats.errors,
             "rejectedAnswers": stats.rejected,
+            "skillStoreErrors": stats.skill_store_errors,
             "method": settings.method,
         },
     )
@@ -356,6 +373,7 @@ def run(event: Any, settings: Settings) -> list[dict[str, Any]]:
         objects=stats.consolidated,
         rejected=stats.rejected,
         errors=stats.errors,
+        skill_store_errors=stats.skill_store_errors,
         mean_confidence=stats.mean_confidence,
         namespace=settings.metrics_namespace,
     )

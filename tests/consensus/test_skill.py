@@ -16,6 +16,7 @@ from gt_annotation.skill import (
     DynamoSkillStore,
     MemorySkillStore,
     SkillStoreError,
+    batch_key,
     skill_scope,
     update_fields,
 )
@@ -293,3 +294,103 @@ def test_concurrent_batches_lose_no_counts(dynamo: Any) -> None:
     assert stored.agreements == pytest.approx(20.0)
     assert stored.confusion == {(1, 0): pytest.approx(10.0)}
     assert set(client.operations) == {"batch_get_item", "update_item"}
+
+
+# -- each batch counts once ------------------------------------------------------------------
+def test_batch_key_is_the_job_and_the_payload_content() -> None:
+    payload = [{"datasetObjectId": "0", "annotations": [{"workerId": "w", "x": 1}]}]
+    same = [{"annotations": [{"x": 1, "workerId": "w"}], "datasetObjectId": "0"}]
+    key = batch_key("arn:aws:sagemaker:us-east-1:1:labeling-job/a", payload)
+    assert key == batch_key("arn:aws:sagemaker:us-east-1:1:labeling-job/a", same)
+    assert key != batch_key("arn:aws:sagemaker:us-east-1:1:labeling-job/b", payload)
+    assert key != batch_key(
+        "arn:aws:sagemaker:us-east-1:1:labeling-job/a", [dict(payload[0], datasetObjectId="1")]
+    )
+
+
+def test_memory_store_counts_a_batch_once() -> None:
+    store = MemorySkillStore()
+    delta = {"w": WorkerSkill("w", {(0, 0): 1.0}, 1.0, 1.0)}
+    assert store.add("job#a", delta, batch="b1") is True
+    assert store.add("job#a", delta, batch="b1") is False  # a retry
+    assert store.add("job#a", delta, batch="b2") is True
+    assert store.add("job#other", delta, batch="b1") is True  # another scope counts it too
+    assert store.all("job#a")["w"].scored == 2.0
+
+
+def test_dynamodb_store_counts_a_batch_once(dynamo: Any) -> None:
+    # GIVEN a batch's evidence stored under its key
+    store = DynamoSkillStore(TABLE)
+    delta = {"w1": WorkerSkill("w1", {(0, 0): 1.0}, 1.0, 1.0), "w2": WorkerSkill("w2", scored=2.0)}
+    assert store.add("job#a", delta, batch="b1") is True
+    # WHEN the same batch is stored again (Ground Truth retried the invocation)
+    assert store.add("job#a", delta, batch="b1") is False
+    # THEN each worker holds it once; another batch still adds
+    assert store.load("job#a", ["w1", "w2"]) == {
+        "w1": WorkerSkill("w1", {(0, 0): 1.0}, 1.0, 1.0),
+        "w2": WorkerSkill("w2", scored=2.0),
+    }
+    assert store.add("job#a", delta, batch="b2") is True
+    assert store.load("job#a", ["w2"])["w2"].scored == 4.0
+
+
+def test_more_workers_than_one_transaction_holds_count_once(dynamo: Any) -> None:
+    store = DynamoSkillStore(TABLE)
+    workers = [f"w{i:03d}" for i in range(250)]  # three transactions of at most 99 workers
+    delta = {w: WorkerSkill(w, agreements=1.0, scored=1.0) for w in workers}
+    assert store.add("s", delta, batch="big") is True
+    assert store.add("s", delta, batch="big") is False
+    loaded = store.load("s", workers)
+    assert len(loaded) == 250 and {s.scored for s in loaded.values()} == {1.0}
+
+
+class FailingPart:
+    """A client whose TransactWriteItems fails for the part holding ``worker``, ``times`` times."""
+
+    def __init__(self, real: Any, worker: str, error: Exception, times: int = 1) -> None:
+        self.real, self.worker, self.error, self.times = real, worker, error, times
+        self.calls = 0
+
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> Any:
+        self.calls += 1
+        workers = {i["Update"]["Key"]["worker"]["S"] for i in TransactItems if "Update" in i}
+        if self.worker in workers and self.times > 0:
+            self.times -= 1
+            raise self.error
+        return self.real.transact_write_items(TransactItems=TransactItems)
+
+    def batch_get_item(self, **kwargs: Any) -> Any:
+        return self.real.batch_get_item(**kwargs)
+
+
+def test_a_retry_after_a_partial_failure_adds_only_what_was_missing(dynamo: Any) -> None:
+    # GIVEN a batch of two parts whose second part failed to write
+    workers = [f"w{i:03d}" for i in range(150)]
+    delta = {w: WorkerSkill(w, agreements=1.0, scored=1.0) for w in workers}
+    flaky = FailingPart(dynamo, "w149", ConnectionError("network"))
+    with pytest.raises(SkillStoreError, match=r"skill of 51 of 150 workers not added"):
+        DynamoSkillStore(TABLE, flaky).add("s", delta, batch="b")
+    # WHEN the batch is retried
+    assert DynamoSkillStore(TABLE).add("s", delta, batch="b") is True
+    # THEN every worker holds the batch exactly once
+    loaded = DynamoSkillStore(TABLE).load("s", workers)
+    assert {w: s.scored for w, s in loaded.items()} == dict.fromkeys(workers, 1.0)
+
+
+def test_a_transaction_conflict_is_tried_again(
+    dynamo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    monkeypatch.setattr(DynamoSkillStore, "BACKOFF", 0.0)
+    conflict = ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+            "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+        },
+        "TransactWriteItems",
+    )
+    flaky = FailingPart(dynamo, "w", conflict, times=2)
+    assert DynamoSkillStore(TABLE, flaky).add("s", {"w": WorkerSkill("w", scored=1.0)}, batch="b")
+    assert flaky.calls == 3
+    assert DynamoSkillStore(TABLE).load("s", ["w"])["w"].scored == 1.0

@@ -319,7 +319,12 @@ def test_customer_key_is_granted_to_the_execution_role(maximal: Template) -> Non
 
 def test_direct_read_lets_the_function_role_read_the_output(maximal: Template) -> None:
     statements = _role_statements(maximal, "PostAnnotationRole")
-    assert any("s3:GetObject*" in _actions(s) for s in statements)
+    reads = [s for s in statements if "s3:GetObject" in _actions(s)]
+    assert len(reads) == 1
+    assert "labeling-jobs/vehicles/output/*" in json.dumps(reads[0]["Resource"])
+    # It reads what Ground Truth names; it never lists the bucket (no s3:List*, no Get*).
+    s3_actions = {a for s in statements for a in _actions(s) if a.startswith("s3:")}
+    assert s3_actions <= {"s3:GetObject", "s3:PutObject"}
     assert not any("sts:AssumeRole" in _actions(s) for s in statements)
 
 

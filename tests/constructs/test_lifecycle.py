@@ -79,7 +79,8 @@ def test_job_starts_after_everything_it_needs(example: Template) -> None:
         example, "AWS::IAM::Role", Description=Match.string_like_regexp("execution role")
     )
     assert set(role) <= depends
-    assert any("ExecutionRoleDefaultPolicy" in d for d in depends)
+    # The job's grants are its own policy, attached to the role (a given role's too)
+    assert any("ExecutionRolePolicy" in d for d in depends)
 
 
 def test_job_resource_carries_the_request_prefix_and_policies(example: Template) -> None:
@@ -161,6 +162,7 @@ def test_alarms_cover_function_errors_throttles_consolidation_errors_and_failed_
         "Errors",
         "Errors",
         "ExecutionsFailed",
+        "SkillStoreErrors",
         "Throttles",
         "Throttles",
     ]

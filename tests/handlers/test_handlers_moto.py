@@ -195,20 +195,25 @@ def test_large_answers_are_read_from_annotation_data_s3_uri(
 
 
 # -- worker skill in DynamoDB ----------------------------------------------------------------
+def renamed_objects(payload: list[Any], prefix: str) -> list[Any]:
+    """The same answers for other data objects: another batch of the same job."""
+    return [dict(entry, datasetObjectId=prefix + entry["datasetObjectId"]) for entry in payload]
+
+
 def test_skill_counts_accumulate_across_batches(
     aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN two batches of the same job
+    # GIVEN two batches of the same job (the same answers for other objects)
     payload = load("classification_payload.json")
     post_annotation.handler(put_event(aws, payload, "b1.json"), None)
     after_one = {w: stored_item(aws, f"job#{JOB}", w) for w in (W1, W2, W3)}
-    post_annotation.handler(put_event(aws, payload, "b2.json"), None)
+    post_annotation.handler(put_event(aws, renamed_objects(payload, "b2-"), "b2.json"), None)
     after_two = {w: stored_item(aws, f"job#{JOB}", w) for w in (W1, W2, W3)}
     # THEN each worker's item holds the documented attributes
     for worker in (W1, W2, W3):
         assert {"agree", "scored"} <= set(after_one[worker])
         assert any(name.startswith("c_") for name in after_one[worker])
-    # AND the second batch added to the first (same payload: the scored counts double)
+    # AND the second batch added to the first (as many answers: the scored counts double)
     for worker in (W1, W2, W3):
         assert after_two[worker]["scored"] == pytest.approx(2 * after_one[worker]["scored"])
         confusion = sum(v for k, v in after_two[worker].items() if k.startswith("c_"))
@@ -223,8 +228,46 @@ def test_skill_counts_accumulate_across_batches(
         assert directive["Namespace"] == "GroundTruthConstructs"
         assert (record["ObjectsConsolidated"], record["AnswersRejected"]) == (3, 3)
         assert record["ConsolidationErrors"] == 1  # the object whose answers were all unusable
+        assert record["SkillStoreErrors"] == 0
         assert 0.0 < record["MeanConfidence"] <= 1.0
         assert record["LabelingJob"] == JOB
+
+
+def test_a_retried_batch_counts_once(aws: dict[str, Any]) -> None:
+    # GIVEN a batch consolidated once
+    payload = load("classification_payload.json")
+    event = put_event(aws, payload, "b1.json")
+    post_annotation.handler(event, None)
+    after_one = {w: stored_item(aws, f"job#{JOB}", w) for w in (W1, W2, W3)}
+    # WHEN Ground Truth retries it (the same event; then the same payload at another key)
+    response = post_annotation.handler(event, None)
+    post_annotation.handler(put_event(aws, payload, "b1-retry.json"), None)
+    # THEN the stored evidence is the first invocation's, not two or three times it
+    assert {w: stored_item(aws, f"job#{JOB}", w) for w in (W1, W2, W3)} == after_one
+    # AND the retry still answered for every object
+    assert [e["datasetObjectId"] for e in response] == ["0", "1", "2", "3"]
+    # AND the record of the counted batch expires (the table's TTL deletes it)
+    records = [
+        item
+        for item in aws["dynamo"].scan(TableName=TABLE)["Items"]
+        if item["scope"]["S"].startswith("batch#")
+    ]
+    assert len(records) == 1 and int(records[0]["expires"]["N"]) > 0
+
+
+def test_a_failing_skill_table_is_counted_in_the_metrics(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a skill table the function cannot use (here: it does not exist)
+    monkeypatch.setenv("GT_SKILL_TABLE", "no-such-table")
+    # WHEN a batch is consolidated
+    response = post_annotation.handler(put_event(aws, load("classification_payload.json")), None)
+    # THEN it is still answered, and the failed read and write are one metric each
+    assert len(response) == 4
+    (record,) = emf_records(capsys.readouterr().out)
+    assert record["SkillStoreErrors"] == 2
+    names = [m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    assert "SkillStoreErrors" in names
 
 
 def test_label_set_scope_shares_skill_between_jobs(

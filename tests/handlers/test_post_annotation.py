@@ -639,6 +639,7 @@ def test_metrics_are_one_embedded_metric_format_record(monkeypatch: pytest.Monke
         objects=10,
         rejected=2,
         errors=1,
+        skill_store_errors=1,
         mean_confidence=0.81234,
         namespace=namespace,
         stream=stream,
@@ -651,10 +652,11 @@ def test_metrics_are_one_embedded_metric_format_record(monkeypatch: pytest.Monke
         "ObjectsConsolidated": "Count",
         "AnswersRejected": "Count",
         "ConsolidationErrors": "Count",
+        "SkillStoreErrors": "Count",
         "MeanConfidence": "None",
     }
     assert (record["ObjectsConsolidated"], record["AnswersRejected"]) == (10, 2)
-    assert record["ConsolidationErrors"] == 1
+    assert (record["ConsolidationErrors"], record["SkillStoreErrors"]) == (1, 1)
     assert record["MeanConfidence"] == 0.8123
     assert (record["Function"], record["LabelingJob"]) == ("post-fn", "pets-1")
     assert isinstance(record["_aws"]["Timestamp"], int)
@@ -671,6 +673,7 @@ def test_mean_confidence_is_left_out_when_no_label_has_one() -> None:
         "ObjectsConsolidated",
         "AnswersRejected",
         "ConsolidationErrors",
+        "SkillStoreErrors",
     ]
     assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "GroundTruthConstructs"
 
