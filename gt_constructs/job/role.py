@@ -204,6 +204,7 @@ class JobAccess:
         skill_table: dynamodb.ITable,
         output_key: kms.IKey | None = None,
         writes_masks: bool = False,
+        writes_answers: bool = False,
     ) -> None:
         """The execution role's grants, the post-annotation role's, and their reasons.
 
@@ -228,6 +229,7 @@ class JobAccess:
                     output_prefix,
                     output_key=output_key,
                     writes_masks=writes_masks,
+                    writes_answers=writes_answers,
                 )
         reasons = wildcard_reasons(output_prefix, read)
         acknowledge_wildcards(role, reasons)
@@ -242,13 +244,16 @@ class JobAccess:
         *,
         output_key: kms.IKey | None,
         writes_masks: bool,
+        writes_answers: bool = False,
     ) -> None:
         """What the post-annotation function itself does with DIRECT_READ, and no more.
 
         Every function reads its payload and the answers under the output
         prefix (``kms:Decrypt`` on the bucket's key, and on the job's key that
         Ground Truth writes them with). Only a segmentation consolidation puts
-        objects, its masks, and only under ``consolidated-masks/``: a single
+        objects, its masks, and only under ``consolidated-masks/``; one that keeps
+        every worker's answer puts those of large batches under
+        ``annotations-from-all-workers/`` (Lambda's 6 MB response). A single
         ``PutObject`` encrypted by the bucket's default key needs
         ``kms:GenerateDataKey`` and nothing else (no ``Encrypt``, no ``ReEncrypt*``).
         """
@@ -258,15 +263,25 @@ class JobAccess:
             bucket_key is None or bucket_key.node.path != output_key.node.path
         ):
             output_key.grant_decrypt(post_role)
-        if not writes_masks:
-            return
-        post_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="WriteConsolidatedMasks",
-                actions=["s3:PutObject"],
-                resources=[output_bucket.arn_for_objects(f"{output_prefix}*/consolidated-masks/*")],
+        folders = [
+            (sid, folder)
+            for sid, folder, on in (
+                ("WriteConsolidatedMasks", "consolidated-masks", writes_masks),
+                # every worker's answers, by reference when inline they would pass 6 MB
+                ("WriteAnswersByReference", "annotations-from-all-workers", writes_answers),
             )
-        )
+            if on
+        ]
+        if not folders:
+            return
+        for sid, folder in folders:
+            post_role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    actions=["s3:PutObject"],
+                    resources=[output_bucket.arn_for_objects(f"{output_prefix}*/{folder}/*")],
+                )
+            )
         if output_bucket.encryption_key is not None:
             output_bucket.encryption_key.grant(post_role, "kms:GenerateDataKey")
 
@@ -316,7 +331,9 @@ def wildcard_reasons(
     output_prefix: str, read: Sequence[tuple[s3.IBucket, str]]
 ) -> list[tuple[str, str]]:
     """Why each wildcard of the job's roles cannot be narrower (cdk-nag AwsSolutions-IAM5)."""
-    output_objects = re.escape(output_prefix) + r"(\*/consolidated-masks/)?\*$"
+    output_objects = (
+        re.escape(output_prefix) + r"(\*/(consolidated-masks|annotations-from-all-workers)/)?\*$"
+    )
     return [
         (
             output_objects,
