@@ -12,7 +12,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 from gt_annotation.contract import MAX_ENVIRONMENT_BYTES, environment_size
 
-from gt_constructs import CustomLabelingJob, Dataset, PrivateWorkteam, TaskType
+from gt_constructs import (
+    Consolidation,
+    CustomLabelingJob,
+    Dataset,
+    PayloadAccess,
+    PrivateWorkteam,
+    TaskType,
+)
 from tests.support import synth_stacks
 
 ENV = cdk.Environment(account="111122223333", region="us-east-1")
@@ -41,6 +48,14 @@ def many_labels(app: cdk.App) -> cdk.Stack:
     stack = cdk.Stack(app, "ManyLabels", env=ENV)
     _job(stack)
     _job(stack, "Segments", task_type=TaskType.SEMANTIC_SEGMENTATION, labels=LONG_LABELS[:20])
+    _job(
+        stack,
+        "Kept",
+        task_type=TaskType.IMAGE_CLASSIFICATION,
+        labels=["Cat", "Dog"],
+        consolidation=Consolidation.dawid_skene(keep_all_annotations=True),
+        payload_access=PayloadAccess.DIRECT_READ,
+    )
     return stack
 
 
@@ -74,7 +89,7 @@ def test_annotation_functions_get_the_labels_by_reference(template: Template) ->
     annotation = [
         p for p in functions.values() if str(p.get("Handler", "")).startswith("gt_annotation")
     ]
-    assert len(annotation) == 4
+    assert len(annotation) == 6
     for props in annotation:
         uri = json.dumps(props["Environment"]["Variables"]["GT_LABEL_CATEGORIES_URI"])
         assert "label-categories.json" in uri
@@ -102,7 +117,23 @@ def test_post_annotation_timeout_is_sized_to_the_task_type(template: Template) -
     }
     segments = [t for k, t in timeouts.items() if k.startswith("Segments")]
     others = [t for k, t in timeouts.items() if not k.startswith("Segments")]
-    assert segments == [900] and others == [300]
+    assert segments == [900] and others == [300, 300]
+
+
+def test_direct_read_function_that_keeps_answers_may_put_them_only_by_reference(
+    template: Template,
+) -> None:
+    policies = template.find_resources("AWS::IAM::Policy")
+    (statements,) = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in policies.values()
+        if p["Properties"]["Roles"][0]["Ref"].startswith("KeptPostAnnotationRole")
+    ]
+    puts = [s for s in statements if "s3:PutObject" in json.dumps(s["Action"])]
+    assert len(puts) == 1 and puts[0]["Action"] == "s3:PutObject"
+    assert json.dumps(puts[0]["Resource"]).endswith(
+        '"/labeling-jobs/image-classification/output/*/annotations-from-all-workers/*"]]}'
+    )
 
 
 def test_fails_when_a_function_environment_is_over_4_kb() -> None:
