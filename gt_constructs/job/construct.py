@@ -79,13 +79,8 @@ class CustomLabelingJob(Construct):
 
     Buckets, template and labels in S3, the annotation functions, the execution
     role, and the job itself (started on deploy, replaced on change, stopped on
-    delete: ``docs/lifecycle.md``). All problems of the props, wrong types and the
-    dataset's problems included: one ``ConfigurationError``.
-
-    The construct is taggable: ``Tags.of(stack).add(...)`` (or ``Tags.of(job)``)
-    tags the labeling job and the runner's jobs too (the API creates them, so
-    CloudFormation's tags would not reach them), within SageMaker's tag rules
-    (checked at synth). A change of those tags re-tags the running job.
+    delete: ``docs/lifecycle.md``; taggable: ``Tags.of(stack)`` tags the job). All
+    problems of the props, wrong types and dataset's included: one ``ConfigurationError``.
 
     :param task_type: what workers do; selects the default template and consolidation.
     :param labels: the label categories (1–50, unique, ≤ 256 characters each; may be
@@ -106,8 +101,7 @@ class CustomLabelingJob(Construct):
     :param task_time_limit: time a worker has for one task, 30 s–8 h. Default: 10 minutes.
     :param task_availability_lifetime: how long a task waits for workers, 60 s–30 days.
         Default: 10 days.
-    :param max_concurrent_task_count: tasks out to workers at once, 1–5000; above 1000
-        needs an AWS Support request (synth warns). Default: 1000.
+    :param max_concurrent_task_count: tasks out at once, 1–5000 (> 1000 warns). Default: 1000.
     :param consolidation: how answers become one label. Default: the task type's
         (Dawid–Skene for classification, etc.; raw answers for CUSTOM).
     :param payload_access: how the post-annotation function reads its payload.
@@ -124,25 +118,16 @@ class CustomLabelingJob(Construct):
         library's (``lambda_src/gt_annotation/pre_annotation.py``).
     :param post_annotation_function: your own consolidation function. Default: the
         library's consensus for the task type.
-    :param removal_policy: for buckets, table, logs and the job when the construct is
-        removed or the stack deleted. Default: RETAIN (data kept, job left running);
-        DESTROY also empties the buckets and stops the job. It does not govern a job
-        replaced by an update (``stop_replaced_jobs``); a job made by a deploy that
-        rolls back is stopped whatever both say (``docs/lifecycle.md``).
+    :param removal_policy: buckets, table, logs and job when the construct is removed or
+        the stack deleted (not on replacement). Default: RETAIN (job left running).
     :param label_attribute_name: the output manifest key of the labels. Default: the
         task type in kebab case (e.g. ``instance-segmentation``).
     :param output_prefix: key prefix of the job output in the output bucket. Default:
         ``labeling-jobs/<label attribute name>/output/``.
-    :param job_name_prefix: job names are ``<prefix>-<hash of the request>``; the job
-        handler, runner and rule act on ``<prefix>-*`` jobs only. Default: the label
-        attribute name (cut to 43 characters) and eight hex digits unique to this
-        construct (its path and stack name), e.g. ``image-classification-1f2e3d4c``.
-    :param start_on_deploy: create the job during ``cdk deploy``. False: the job is
-        only named (at deploy, as it would be started) and the stack output
-        ``CreateLabelingJobRequest`` starts exactly that job. Default: true.
-    :param stop_replaced_jobs: stop a job replaced by a changed definition, whatever
-        ``removal_policy`` says. False: the replaced job keeps running, no longer
-        managed by the stack. Default: true.
+    :param job_name_prefix: job names are ``<prefix>-<hash of the request>``. Default:
+        the label attribute name and 8 hex digits unique to this construct.
+    :param start_on_deploy: create the job during ``cdk deploy``. Default: true.
+    :param stop_replaced_jobs: stop a job replaced by a changed definition. Default: true.
     :param max_human_labeled_object_count: stopping condition. Default: none.
     :param max_percentage_of_input_dataset_labeled: stopping condition, 1–100. Default: none.
     :param free_of_personally_identifiable_information: content classifier. Default: false.
@@ -204,12 +189,10 @@ class CustomLabelingJob(Construct):
         # Every prop by name (nothing else is defined yet), judged as one: wrong types too.
         props = {name: value for name, value in dict(locals()).items() if name in EXPECTED}
         super().__init__(scope, construct_id)
-        self._tag_manager = job_tag_manager()
         self.settings = settings = JobSettings.from_props(props, construct_key=construct_key(self))
         self.template = checked_template(self, template, dataset)
         answer_name = validated_template(self, dataset)
         warn_closed_to_new_customers(self)
-        warn_above_default_quota(self, settings.task.max_concurrent)
 
         self.encryption_key = encryption_key
         self.log_settings = job_logs(self, log_retention, removal_policy)
@@ -264,9 +247,7 @@ class CustomLabelingJob(Construct):
             )
         )
         self._grant(role, binding, given_buckets=(input_bucket, output_bucket))
-        self._grant_label_categories(
-            own_pre=pre_annotation_function is None, own_post=post_annotation_function is None
-        )
+        grant_label_categories_read(self, pre_annotation_function, post_annotation_function)
 
         self.request = job_request(self, workteam)
         self.create_labeling_job_request: dict[str, Any] = self.request.render()
@@ -303,7 +284,7 @@ class CustomLabelingJob(Construct):
     @property
     def cdk_tag_manager(self) -> TagManager:
         """The job's tags (``Tags.of(...)``): they reach the ``CreateLabelingJob`` request."""
-        return self._tag_manager
+        return job_tag_manager(self)
 
     # -- steps ------------------------------------------------------------------------------
     def _grant(
@@ -336,29 +317,6 @@ class CustomLabelingJob(Construct):
             writes_answers=self.settings.keeps_answers,
         )
 
-    def _grant_label_categories(self, *, own_pre: bool, own_post: bool) -> None:
-        """The library's functions read the labels from the label-category file
-        (``GT_LABEL_CATEGORIES_URI``: labels would overflow the 4 KB environment): the
-        pre-annotation function with its own role, the post-annotation function (only when
-        an event lacks ``labelCategories``) with the execution role, or its own with
-        DIRECT_READ. ``s3:GetObject`` on that one object, and ``kms:Decrypt`` on the input
-        bucket's key."""
-        readers = [self.pre_annotation_function.role] if own_pre else []
-        if own_post and self.settings.payload_access is PayloadAccess.DIRECT_READ:
-            readers.append(self.post_annotation_function.role)
-        for reader in readers:
-            assert reader is not None
-            reader.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["s3:GetObject"],
-                    resources=[
-                        self.input_bucket.arn_for_objects(self.settings.label_categories_key)
-                    ],
-                )
-            )
-            if self.input_bucket.encryption_key is not None:
-                self.input_bucket.encryption_key.grant_decrypt(reader)
-
     def _name_the_job(self) -> None:
         """The started job's names, or (not started on deploy) the names it would get."""
         named = self.job or planned_job(
@@ -371,7 +329,6 @@ class CustomLabelingJob(Construct):
         self.labeling_job_name: str = named.labeling_job_name
         self.labeling_job_arn: str = named.labeling_job_arn
         self.output_manifest_s3_uri: str = named.output_manifest_s3_uri
-        #: The value of the job's request-hash tag (``job_contract.HASH_TAG``).
         self.labeling_job_request_hash: str = named.request_hash
 
     def _operations(self, emails: Sequence[str], key: kms.IKey | None) -> None:
@@ -423,8 +380,8 @@ class CustomLabelingJob(Construct):
 def checked_template(
     job: CustomLabelingJob, template: WorkerTemplate | None, dataset: Dataset
 ) -> WorkerTemplate:
-    """Every problem of the props in one error (settings, types, dataset); then the
-    template to validate."""
+    """Every problem of the props in one error (settings, types, dataset), and the
+    warnings about them; then the template to validate."""
     settings = job.settings
     problems = Problems(f"CustomLabelingJob {job.node.path}")
     for problem in settings.problems():
@@ -440,6 +397,7 @@ def checked_template(
     ):
         problems.add("task_type CUSTOM needs template=WorkerTemplate.from_file(...)")
     problems.raise_if_any()
+    warn_above_default_quota(job, settings.task.max_concurrent)
     return template or WorkerTemplate.for_task_type(settings.task_type)
 
 
@@ -472,6 +430,32 @@ def job_logs(
     return JobLogs(
         retention=retention, removal_policy=removal_policy, encryption_key=job.encryption_key
     )
+
+
+def grant_label_categories_read(
+    job: CustomLabelingJob,
+    given_pre: lambda_.IFunction | None,
+    given_post: lambda_.IFunction | None,
+) -> None:
+    """The library's functions read the labels from the label-category file
+    (``GT_LABEL_CATEGORIES_URI``: labels would overflow the 4 KB environment): the
+    pre-annotation function with its own role, the post-annotation function (only when
+    an event lacks ``labelCategories``) with the execution role, or its own with
+    DIRECT_READ. ``s3:GetObject`` on that one object, and ``kms:Decrypt`` on the input
+    bucket's key. Functions given by the user read what they like."""
+    readers = [job.pre_annotation_function.role] if given_pre is None else []
+    if given_post is None and job.settings.payload_access is PayloadAccess.DIRECT_READ:
+        readers.append(job.post_annotation_function.role)
+    for reader in readers:
+        assert reader is not None
+        reader.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[job.input_bucket.arn_for_objects(job.settings.label_categories_key)],
+            )
+        )
+        if job.input_bucket.encryption_key is not None:
+            job.input_bucket.encryption_key.grant_decrypt(reader)
 
 
 def warn_above_default_quota(scope: IConstruct, max_concurrent: Any) -> None:

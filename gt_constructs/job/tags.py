@@ -41,9 +41,13 @@ class _Validation:
         return self._validate()
 
 
-def job_tag_manager() -> cdk.TagManager:
-    """The tag manager a taggable job construct holds (``cdk_tag_manager``)."""
-    return cdk.TagManager(cdk.TagType.KEY_VALUE, JOB_RESOURCE_TYPE)
+def job_tag_manager(job: Construct) -> cdk.TagManager:
+    """The tag manager of a taggable job construct (its ``cdk_tag_manager``), made once."""
+    manager = job.__dict__.get("_job_tag_manager")
+    if manager is None:
+        manager = cdk.TagManager(cdk.TagType.KEY_VALUE, JOB_RESOURCE_TYPE)
+        job.__dict__["_job_tag_manager"] = manager
+    return manager
 
 
 class JobTags:
