@@ -22,6 +22,29 @@ os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _this_checkouts_lambda_src() -> None:
+    """``gt_constructs.lambda_src`` is this checkout's ``lambda_src``: an editable install
+    made from another checkout (a git worktree's shared venv) would map it there."""
+    import importlib.util
+    import sys
+
+    folder = REPO_ROOT / "lambda_src"
+    name = "gt_constructs.lambda_src"
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(next(iter(loaded.__path__))).resolve() == folder:
+        return
+    spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
+_this_checkouts_lambda_src()
 CROWD_DATA = REPO_ROOT / "benchmarks" / "data" / "crowd"
 
 

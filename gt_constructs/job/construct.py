@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+import jsii
+from aws_cdk import Annotations, Duration, ITaggableV2, RemovalPolicy, Stack, TagManager
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -33,7 +34,7 @@ from ..template import WorkerTemplate
 from ..validation import Problems
 from ..workteam import IWorkteam
 from .functions import new_post_annotation_function, new_pre_annotation_function
-from .lifecycle import LabelingJobResource, job_dependencies, planned_job
+from .lifecycle import LabelingJobResource, construct_key, job_dependencies, planned_job
 from .monitoring import LabelingJobMonitoring
 from .outputs import add_job_outputs
 from .props import EXPECTED
@@ -43,10 +44,15 @@ from .runner import LabelingJobRunner
 from .settings import DEFAULT_TASK_AVAILABILITY, DEFAULT_TASK_TIME_LIMIT, JobSettings
 from .skill_table import SkillScope, worker_skill_table
 from .storage import job_storage
+from .tags import job_tag_manager
 
 CLOSED_TO_NEW_CUSTOMERS_WARNING = "@gt-constructs/job:ground-truth-closed-to-new-customers"
 #: A template reads a ``task.input`` key the pre-annotation output will not have.
 TEMPLATE_TASK_INPUT_WARNING = "@gt-constructs/job:template-reads-missing-task-input"
+#: ``max_concurrent_task_count`` above Ground Truth's default quota.
+MAX_CONCURRENT_TASKS_WARNING = "@gt-constructs/job:max-concurrent-tasks-needs-quota-increase"
+#: The quota of ``MaxConcurrentTaskCount`` without an AWS Support request.
+DEFAULT_MAX_CONCURRENT_TASKS = 1000
 
 
 T = TypeVar("T")
@@ -67,13 +73,14 @@ class _Part(Generic[T]):
         return self.convert(value) if self.convert else value
 
 
+@jsii.implements(ITaggableV2)
 class CustomLabelingJob(Construct):
     """A Ground Truth custom labeling job and everything it needs.
 
     Buckets, template and labels in S3, the annotation functions, the execution
     role, and the job itself (started on deploy, replaced on change, stopped on
-    delete: ``docs/lifecycle.md``). All problems of the props, wrong types and the
-    dataset's problems included: one ``ConfigurationError``.
+    delete: ``docs/lifecycle.md``; taggable: ``Tags.of(stack)`` tags the job). All
+    problems of the props, wrong types and dataset's included: one ``ConfigurationError``.
 
     :param task_type: what workers do; selects the default template and consolidation.
     :param labels: the label categories (1–50, unique, ≤ 256 characters each; may be
@@ -94,7 +101,7 @@ class CustomLabelingJob(Construct):
     :param task_time_limit: time a worker has for one task, 30 s–8 h. Default: 10 minutes.
     :param task_availability_lifetime: how long a task waits for workers, 60 s–30 days.
         Default: 10 days.
-    :param max_concurrent_task_count: tasks out to workers at once, 1–5000. Default: 1000.
+    :param max_concurrent_task_count: tasks out at once, 1–5000 (> 1000 warns). Default: 1000.
     :param consolidation: how answers become one label. Default: the task type's
         (Dawid–Skene for classification, etc.; raw answers for CUSTOM).
     :param payload_access: how the post-annotation function reads its payload.
@@ -111,14 +118,14 @@ class CustomLabelingJob(Construct):
         library's (``lambda_src/gt_annotation/pre_annotation.py``).
     :param post_annotation_function: your own consolidation function. Default: the
         library's consensus for the task type.
-    :param removal_policy: for buckets, table and the job on delete. Default: RETAIN
-        (data kept, job left running); DESTROY also empties the buckets.
+    :param removal_policy: buckets, table, logs and job when the construct is removed or
+        the stack deleted (not on replacement). Default: RETAIN (job left running).
     :param label_attribute_name: the output manifest key of the labels. Default: the
         task type in kebab case (e.g. ``instance-segmentation``).
     :param output_prefix: key prefix of the job output in the output bucket. Default:
         ``labeling-jobs/<label attribute name>/output/``.
-    :param job_name_prefix: job names are ``<prefix>-<hash of the request>``. Default: the
-        label attribute name (cut to 52 characters).
+    :param job_name_prefix: job names are ``<prefix>-<hash of the request>``. Default:
+        the label attribute name and 8 hex digits unique to this construct.
     :param start_on_deploy: create the job during ``cdk deploy``. Default: true.
     :param stop_replaced_jobs: stop a job replaced by a changed definition. Default: true.
     :param max_human_labeled_object_count: stopping condition. Default: none.
@@ -182,7 +189,7 @@ class CustomLabelingJob(Construct):
         # Every prop by name (nothing else is defined yet), judged as one: wrong types too.
         props = {name: value for name, value in dict(locals()).items() if name in EXPECTED}
         super().__init__(scope, construct_id)
-        self.settings = settings = JobSettings.from_props(props)
+        self.settings = settings = JobSettings.from_props(props, construct_key=construct_key(self))
         self.template = checked_template(self, template, dataset)
         answer_name = validated_template(self, dataset)
         warn_closed_to_new_customers(self)
@@ -218,11 +225,14 @@ class CustomLabelingJob(Construct):
 
         #: What the library's annotation functions are told (their environment, through
         #: the Lambda contract); also when your own functions are used instead.
-        self.pre_annotation_contract = settings.pre_annotation_settings()
+        self.pre_annotation_contract = settings.pre_annotation_settings(
+            label_categories_uri=self.label_category_s3_uri
+        )
         self.post_annotation_contract = settings.post_annotation_settings(
             answer_name=answer_name,
             skill_table=self.skill_table.table_name,
             output_uri=f"s3://{self.output_bucket.bucket_name}/{self.output_prefix.rstrip('/')}",
+            label_categories_uri=self.label_category_s3_uri,
         )
         self.pre_annotation_function: lambda_.IFunction = pre_annotation_function or (
             new_pre_annotation_function(
@@ -238,6 +248,7 @@ class CustomLabelingJob(Construct):
             )
         )
         self._grant(role, binding, given_buckets=(input_bucket, output_bucket))
+        grant_label_categories_read(self, pre_annotation_function, post_annotation_function)
 
         self.request = job_request(self, workteam)
         self.create_labeling_job_request: dict[str, Any] = self.request.render()
@@ -272,6 +283,11 @@ class CustomLabelingJob(Construct):
     label_category_s3_uri: _Part[str] = _Part("storage")
     batches_s3_uri: _Part[str] = _Part("storage")
 
+    @property
+    def cdk_tag_manager(self) -> TagManager:
+        """The job's tags (``Tags.of(...)``): they reach the ``CreateLabelingJob`` request."""
+        return job_tag_manager(self)
+
     # -- steps ------------------------------------------------------------------------------
     def _grant(
         self,
@@ -301,6 +317,7 @@ class CustomLabelingJob(Construct):
             skill_table=self.skill_table,
             output_key=self.encryption_key,
             writes_masks=self.settings.writes_masks,
+            writes_answers=self.settings.keeps_answers,
         )
 
     def _name_the_job(self) -> None:
@@ -309,12 +326,13 @@ class CustomLabelingJob(Construct):
             self,
             job_name_prefix=self.job_name_prefix,
             request=self.create_labeling_job_request,
-            output_bucket=self.output_bucket,
-            output_prefix=self.output_prefix,
+            execution_role=self.execution_role,
+            log_settings=self.log_settings,
         )
         self.labeling_job_name: str = named.labeling_job_name
         self.labeling_job_arn: str = named.labeling_job_arn
         self.output_manifest_s3_uri: str = named.output_manifest_s3_uri
+        self.labeling_job_request_hash: str = named.request_hash
 
     def _operations(self, emails: Sequence[str], key: kms.IKey | None) -> None:
         """Another batch on demand (the runner), and watching the job (monitoring)."""
@@ -372,8 +390,8 @@ class CustomLabelingJob(Construct):
 def checked_template(
     job: CustomLabelingJob, template: WorkerTemplate | None, dataset: Dataset
 ) -> WorkerTemplate:
-    """Every problem of the props in one error (settings, types, dataset); then the
-    template to validate."""
+    """Every problem of the props in one error (settings, types, dataset), and the
+    warnings about them; then the template to validate."""
     settings = job.settings
     problems = Problems(f"CustomLabelingJob {job.node.path}")
     for problem in settings.problems():
@@ -389,6 +407,7 @@ def checked_template(
     ):
         problems.add("task_type CUSTOM needs template=WorkerTemplate.from_file(...)")
     problems.raise_if_any()
+    warn_above_default_quota(job, settings.task.max_concurrent)
     return template or WorkerTemplate.for_task_type(settings.task_type)
 
 
@@ -420,6 +439,46 @@ def job_logs(
         grant_log_encryption(job, job.encryption_key)
     return JobLogs(
         retention=retention, removal_policy=removal_policy, encryption_key=job.encryption_key
+    )
+
+
+def grant_label_categories_read(
+    job: CustomLabelingJob,
+    given_pre: lambda_.IFunction | None,
+    given_post: lambda_.IFunction | None,
+) -> None:
+    """The library's functions read the labels from the label-category file
+    (``GT_LABEL_CATEGORIES_URI``: labels would overflow the 4 KB environment): the
+    pre-annotation function with its own role, the post-annotation function (only when
+    an event lacks ``labelCategories``) with the execution role, or its own with
+    DIRECT_READ. ``s3:GetObject`` on that one object, and ``kms:Decrypt`` on the input
+    bucket's key. Functions given by the user read what they like."""
+    readers = [job.pre_annotation_function.role] if given_pre is None else []
+    if given_post is None and job.settings.payload_access is PayloadAccess.DIRECT_READ:
+        readers.append(job.post_annotation_function.role)
+    for reader in readers:
+        assert reader is not None
+        reader.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[job.input_bucket.arn_for_objects(job.settings.label_categories_key)],
+            )
+        )
+        if job.input_bucket.encryption_key is not None:
+            job.input_bucket.encryption_key.grant_decrypt(reader)
+
+
+def warn_above_default_quota(scope: IConstruct, max_concurrent: Any) -> None:
+    """More concurrent tasks than Ground Truth's default quota: say so at synth."""
+    if not isinstance(max_concurrent, int) or max_concurrent <= DEFAULT_MAX_CONCURRENT_TASKS:
+        return
+    Annotations.of(scope).add_warning_v2(
+        MAX_CONCURRENT_TASKS_WARNING,
+        f"max_concurrent_task_count is {max_concurrent}: more than "
+        f"{DEFAULT_MAX_CONCURRENT_TASKS} concurrent tasks needs an AWS Support request "
+        "(a service quota increase for Ground Truth) before the job is created, or "
+        "CreateLabelingJob fails. Acknowledge with "
+        f"Annotations.of(scope).acknowledge_warning('{MAX_CONCURRENT_TASKS_WARNING}').",
     )
 
 

@@ -32,7 +32,8 @@ def new_pre_annotation_function(
 def new_post_annotation_function(
     scope: Construct, settings: PostAnnotationSettings, *, heavy: bool, log_settings: JobLogs
 ) -> lambda_.Function:
-    """Workers' answers → one label per object; ``heavy`` (segmentation) gets more memory."""
+    """Workers' answers → one label per object; ``heavy`` (segmentation) gets more memory
+    and Lambda's longest timeout (15 minutes; 5 for the others)."""
     return annotation_function(
         scope,
         "PostAnnotation",
@@ -40,7 +41,8 @@ def new_post_annotation_function(
         description="Ground Truth annotation consolidation: workers' answers to one label",
         environment=settings.to_environment(),
         memory_size=2048 if heavy else 1024,
-        timeout=Duration.minutes(5),
+        # Segmentation decodes every worker's mask and writes PNGs: Lambda's maximum.
+        timeout=Duration.minutes(15) if heavy else Duration.minutes(5),
         log_retention=log_settings.retention,
         removal_policy=log_settings.removal_policy,
         encryption_key=log_settings.encryption_key,

@@ -1,12 +1,15 @@
 """The labeling job as a custom resource: created on deploy, replaced when its
 request changes, stopped on delete (see docs/lifecycle.md); and the job-name
 rules and job-control grants the runner shares.
+
+How a job is named and tagged is the contract's (``lambda_src/gt_resources/
+job_contract.py``), shared with the custom resource's handler: one hash, one
+name, at synth and at deploy.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,10 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct, IDependable
 
 from ..functions import annotation_function
+from ..lambda_src.gt_resources.job_contract import (
+    JOB_NAME_PATTERN,
+    MAX_PREFIX,
+    job_name,
+    request_hash,
+)
 from ..log_groups import JobLogs
 from ..nag import acknowledge_wildcards
 from ..validation import Problems
@@ -27,9 +35,29 @@ if TYPE_CHECKING:
     from ..workteam import IWorkteam
     from .construct import CustomLabelingJob
 
-JOB_NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
-#: ``<prefix>-`` plus a 10-character hash must stay within 63 characters.
-MAX_PREFIX = 52
+#: Hex digits of the construct's own hash in a default job-name prefix.
+CONSTRUCT_KEY_LENGTH = 8
+
+
+def construct_key(scope: IConstruct) -> str:
+    """Eight hex digits unique to this construct where its jobs live (account, region).
+
+    The hash of its path and its top-level stack's name: CloudFormation keeps
+    stack names unique per account and region, and paths are unique in a stack,
+    so two stacks, or two jobs of one stack, never share a default prefix.
+    """
+    stack = Stack.of(scope)
+    while stack.nested_stack_parent is not None:
+        stack = stack.nested_stack_parent
+    name = "" if Token.is_unresolved(stack.stack_name) else stack.stack_name
+    text = f"{name}\n{scope.node.path}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:CONSTRUCT_KEY_LENGTH]
+
+
+def default_job_name_prefix(label_attribute_name: str, key: str) -> str:
+    """``<label attribute name, cut>-<construct key>``: at most ``MAX_PREFIX`` characters."""
+    room = MAX_PREFIX - 1 - len(key)
+    return f"{label_attribute_name[:room].rstrip('-')}-{key}"
 
 
 def validate_job_name_prefix(problems: Problems, prefix: str) -> None:
@@ -102,15 +130,21 @@ class LabelingJobResource(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         dependencies: Sequence[IDependable] = (),
         log_settings: JobLogs | None = None,
+        start: bool = True,
     ) -> None:
         """
         :param request: the CreateLabelingJob request without ``LabelingJobName`` (may hold tokens).
         :param job_name_prefix: job names are ``<prefix>-<hash of the resolved request>``.
         :param execution_role: the role the job runs as (passed to SageMaker).
-        :param stop_replaced_jobs: stop a job when a changed request replaces it. Default: true.
-        :param removal_policy: RETAIN leaves the job running when the resource is deleted.
+        :param stop_replaced_jobs: stop a job when a changed request replaces it, whatever
+            ``removal_policy`` says. Default: true.
+        :param removal_policy: when the resource is removed or its stack deleted: RETAIN leaves
+            the job running, DESTROY stops it. A job made by a deploy that rolls back is
+            stopped either way (docs/lifecycle.md). Default: RETAIN.
         :param dependencies: what the job needs before it starts (buckets, uploads, functions...).
         :param log_settings: retention and key of the handler's logs. Default: one month.
+        :param start: false: create no job, only name the one a deploy would start (its
+            attributes are computed at deploy from the resolved request). Default: true.
         """
         super().__init__(scope, construct_id)
         problems = Problems(f"LabelingJobResource {self.node.path}")
@@ -122,7 +156,11 @@ class LabelingJobResource(Construct):
             self,
             "Handler",
             handler="gt_resources.labeling_job.handler",
-            description="Ground Truth labeling job lifecycle (create, replace, stop)",
+            description=(
+                "Ground Truth labeling job lifecycle (create, replace, stop)"
+                if start
+                else "Ground Truth labeling job name (the job a deploy would start)"
+            ),
             environment={},
             memory_size=256,
             timeout=Duration.minutes(2),
@@ -132,13 +170,21 @@ class LabelingJobResource(Construct):
         )
         role = self.function.role
         assert role is not None
-        grant_job_control(role, job_name_prefix, execution_role, "sagemaker:ListTags")
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id]
+        if start:
+            grant_job_control(
+                role, job_name_prefix, execution_role, "sagemaker:ListTags", "sagemaker:DeleteTags"
             )
-        )
-        acknowledge_wildcards(role, _job_reasons(job_name_prefix))
+            # Why a delete happens: stack deleted, resource removed, replaced or rolled back.
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "cloudformation:DescribeStacks",
+                        "cloudformation:DescribeStackResource",
+                    ],
+                    resources=[stack.stack_id],
+                )
+            )
+            acknowledge_wildcards(role, _job_reasons(job_name_prefix))
         self.resource = CustomResource(
             self,
             "Resource",
@@ -149,6 +195,7 @@ class LabelingJobResource(Construct):
                 "JobNamePrefix": job_name_prefix,
                 "StopReplacedJobs": "true" if stop_replaced_jobs else "false",
                 "RemovalPolicy": "retain" if removal_policy == RemovalPolicy.RETAIN else "destroy",
+                **({} if start else {"Start": "false"}),
             },
         )
         self.resource.node.add_dependency(role)
@@ -157,39 +204,78 @@ class LabelingJobResource(Construct):
         self.labeling_job_name = self.resource.get_att_string("LabelingJobName")
         self.labeling_job_arn = self.resource.get_att_string("LabelingJobArn")
         self.output_manifest_s3_uri = self.resource.get_att_string("OutputManifestS3Uri")
+        #: The request-hash tag's value (``job_contract.HASH_TAG``).
+        self.request_hash = self.resource.get_att_string("RequestHash")
 
 
 @dataclass(frozen=True)
 class PlannedJob:
-    """The job a deploy would start: its name, ARN and output manifest, known at synth."""
+    """The job a deploy would start: its name, ARN, output manifest and request hash."""
 
     labeling_job_name: str
     labeling_job_arn: str
     output_manifest_s3_uri: str
+    request_hash: str
+
+
+def _is_literal(value: Any) -> bool:
+    """No CloudFormation intrinsic left in a resolved value: known at synth."""
+    if isinstance(value, Mapping):
+        if any(key == "Ref" or str(key).startswith("Fn::") for key in value):
+            return False
+        return all(_is_literal(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_is_literal(item) for item in value)
+    return not (isinstance(value, str) and Token.is_unresolved(value))
 
 
 def planned_job(
-    scope: IConstruct,
+    scope: Construct,
     *,
     job_name_prefix: str,
     request: Mapping[str, Any],
-    output_bucket: s3.IBucket,
-    output_prefix: str,
+    execution_role: iam.IRole,
+    log_settings: JobLogs | None = None,
 ) -> PlannedJob:
-    """The names a job of this request gets (``start_on_deploy=False``): the same
-    ``<prefix>-<hash>`` the custom resource would choose, from the synthesized request."""
+    """The job a deploy would start (``start_on_deploy=False``), named by the contract's
+    ``job_name`` from the *resolved* request, as the custom resource names it.
+
+    A request known at synth is named at synth. One that holds deploy-time values
+    (bucket names, ARNs: the usual case) is named at deploy by a custom resource
+    (``JobName``) that runs the same handler without creating the job.
+    """
     resolved = Stack.of(scope).resolve(request)
-    digest = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:10]
-    name = f"{job_name_prefix}-{digest}"
+    if _is_literal(resolved):
+        name = job_name(job_name_prefix, resolved)
+        output = str(resolved["OutputConfig"]["S3OutputPath"]).rstrip("/")
+        return PlannedJob(
+            labeling_job_name=name,
+            labeling_job_arn=labeling_job_arn(scope, name),
+            output_manifest_s3_uri=f"{output}/{name}/manifests/output/output.manifest",
+            request_hash=request_hash(resolved),
+        )
+    plan = LabelingJobResource(
+        scope,
+        "JobName",
+        request=request,
+        job_name_prefix=job_name_prefix,
+        execution_role=execution_role,
+        removal_policy=log_settings.removal_policy if log_settings else RemovalPolicy.RETAIN,
+        log_settings=log_settings,
+        start=False,
+    )
     return PlannedJob(
-        labeling_job_name=name,
-        labeling_job_arn=Stack.of(scope).format_arn(
-            service="sagemaker", resource="labeling-job", resource_name=name.lower()
-        ),
-        output_manifest_s3_uri=(
-            f"s3://{output_bucket.bucket_name}/{output_prefix}"
-            f"{name}/manifests/output/output.manifest"
-        ),
+        labeling_job_name=plan.labeling_job_name,
+        labeling_job_arn=plan.labeling_job_arn,
+        output_manifest_s3_uri=plan.output_manifest_s3_uri,
+        request_hash=plan.request_hash,
+    )
+
+
+def labeling_job_arn(scope: IConstruct, name: str) -> str:
+    """The ARN of a job of this name (SageMaker lower-cases job names in ARNs)."""
+    return Stack.of(scope).format_arn(
+        service="sagemaker", resource="labeling-job", resource_name=name.lower()
     )
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Lazy, Stack
+
+from ..lambda_src.gt_resources.job_contract import named_request
+from .tags import _Produce
 
 if TYPE_CHECKING:
     from .construct import CustomLabelingJob
@@ -13,7 +16,7 @@ if TYPE_CHECKING:
 def add_job_outputs(job: CustomLabelingJob) -> None:
     """The stack outputs a user needs to run, watch and reuse the job."""
     stack = Stack.of(job)
-    request = dict(job.create_labeling_job_request, LabelingJobName=job.labeling_job_name)
+    request = Lazy.uncached_any(_Produce(lambda: creation_request(job)))
     outputs = {
         "InputBucketName": (
             job.input_bucket.bucket_name,
@@ -48,3 +51,13 @@ def add_job_outputs(job: CustomLabelingJob) -> None:
     }
     for output_id, (value, description) in outputs.items():
         CfnOutput(job, output_id, value=value, description=description)
+
+
+def creation_request(job: CustomLabelingJob) -> dict[str, Any]:
+    """What the job's custom resource sends ``CreateLabelingJob`` (the contract's
+    ``named_request``): the request with the job's name and request-hash tag, its tags
+    as rendered at synth. ``aws sagemaker create-labeling-job --cli-input-json`` with
+    it starts the very job a deploy would (``start_on_deploy=False``)."""
+    request = dict(job.create_labeling_job_request)
+    request["Tags"] = Stack.of(job).resolve(request.get("Tags") or [])
+    return named_request(request, job.labeling_job_name, job.labeling_job_request_hash)

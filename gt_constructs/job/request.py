@@ -4,8 +4,8 @@ One object holds what the request says; each section of the request is one
 method. The job's own request (``render``) and the runner's state-machine
 parameters (``runner_parameters``) are rendered by the same methods, the
 runner passing JSONPath placeholders where an execution supplies the value
-(manifest, workers per object, stopping conditions). Pure: no construct is
-created here, so tests render requests without a synth.
+(manifest, workers per object, stopping conditions). ``LabelingJobRequest``
+is pure: tests render requests without a synth.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from ..lambda_src.gt_resources.job_contract import LIBRARY_TAG_PREFIX, tag_value
+from .tags import JobTags
 
 if TYPE_CHECKING:
     from ..workteam import IWorkteam
@@ -70,6 +73,9 @@ class LabelingJobRequest:
     content_classifiers: tuple[str, ...] = ()
     label_category_s3_uri: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    #: The whole tag list as a token rendered at synth (``JobTags``: the library's tags and
+    #: the construct's); ``None``: ``tags`` as they are.
+    tag_token: Any = None
 
     # -- sections --------------------------------------------------------------------
     def input_config(self, manifest: str | JsonPath) -> dict[str, Any]:
@@ -108,7 +114,9 @@ class LabelingJobRequest:
         )
         return config
 
-    def tag_list(self) -> list[dict[str, str]]:
+    def tag_list(self) -> Any:
+        if self.tag_token is not None:
+            return self.tag_token
         return [{"Key": key, "Value": value} for key, value in self.tags]
 
     def stopping_conditions(
@@ -177,12 +185,14 @@ def job_request(job: CustomLabelingJob, workteam: IWorkteam) -> LabelingJobReque
     """The request of a ``CustomLabelingJob``: its settings and the resources it made.
 
     A tag fingerprints the template and labels, which live in S3 and so would
-    not otherwise change the request when they change.
+    not otherwise change the request when they change. The tags the construct is
+    given (``Tags.of(...)``) follow the library's (``JobTags``).
     """
     settings = job.settings
     fingerprint = hashlib.sha256(
         (job.template.text + json.dumps(settings.label_categories, sort_keys=True)).encode()
     ).hexdigest()[:16]
+    library = library_tags(job, fingerprint)
     return LabelingJobRequest(
         label_attribute_name=settings.label_attribute_name,
         manifest_s3_uri=job.manifest_s3_uri,
@@ -196,8 +206,15 @@ def job_request(job: CustomLabelingJob, workteam: IWorkteam) -> LabelingJobReque
         kms_key_id=job.encryption_key.key_arn if job.encryption_key else None,
         content_classifiers=settings.content_classifiers,
         label_category_s3_uri=job.label_category_s3_uri if settings.labels else None,
-        tags=(
-            ("gt-constructs:construct", job.node.path[:256]),
-            ("gt-constructs:template-and-labels", fingerprint),
-        ),
+        tags=library,
+        tag_token=JobTags(job, job.cdk_tag_manager, library).tag_list(),
+    )
+
+
+def library_tags(job: CustomLabelingJob, fingerprint: str) -> tuple[tuple[str, str], ...]:
+    """The tags the library gives every job: its construct (the path as a valid tag value)
+    and the fingerprint of its template and labels."""
+    return (
+        (f"{LIBRARY_TAG_PREFIX}construct", tag_value(job.node.path)),
+        (f"{LIBRARY_TAG_PREFIX}template-and-labels", fingerprint),
     )

@@ -298,12 +298,14 @@ class JobAccess:
         skill_table: dynamodb.ITable,
         output_key: kms.IKey | None = None,
         writes_masks: bool = False,
+        writes_answers: bool = False,
     ) -> None:
         """The execution role's grants, the post-annotation role's, and their reasons.
 
         ``output_key`` encrypts what Ground Truth writes to the output (the
         request's ``KmsKeyId``); ``writes_masks``: the post-annotation function
-        puts consolidated masks (``JobSettings.writes_masks``).
+        puts consolidated masks (``JobSettings.writes_masks``); ``writes_answers``:
+        it puts every worker's answers of large batches by reference.
         """
         policy = self.execution_policy
         assert policy is not None, "execution_role() comes first"
@@ -323,7 +325,12 @@ class JobAccess:
         grant_skill_table(post, skill_table)
         if self.payload_access is PayloadAccess.DIRECT_READ:
             self._grant_direct_read(
-                post, output_bucket, output_prefix, output_key=output_key, writes_masks=writes_masks
+                post,
+                output_bucket,
+                output_prefix,
+                output_key=output_key,
+                writes_masks=writes_masks,
+                writes_answers=writes_answers,
             )
             acknowledge_findings(
                 post,
@@ -338,6 +345,15 @@ class JobAccess:
                         ),
                         "Consolidated masks of any job and object under the job's output "
                         "prefix: their names are known at run time",
+                    ),
+                    (
+                        Finding.resource(
+                            output_bucket.arn_for_objects(
+                                f"{output_prefix}*/annotations-from-all-workers/*"
+                            )
+                        ),
+                        "Every worker's answers of a batch too large for Lambda's 6 MB "
+                        "response, under the job's output prefix: named at run time",
                     ),
                 ],
             )
@@ -396,6 +412,7 @@ class JobAccess:
         *,
         output_key: kms.IKey | None,
         writes_masks: bool,
+        writes_answers: bool = False,
     ) -> None:
         """What the post-annotation function itself does with DIRECT_READ, and no more.
 
@@ -403,9 +420,11 @@ class JobAccess:
         prefix (``s3:GetObject`` only: it never lists; ``kms:Decrypt`` on the
         bucket's key, and on the job's key that Ground Truth writes them with).
         Only a segmentation consolidation puts objects, its masks, and only
-        under ``consolidated-masks/``: a single ``PutObject`` encrypted by the
-        bucket's default key needs ``kms:GenerateDataKey`` and nothing else (no
-        ``Encrypt``, no ``ReEncrypt*``).
+        under ``consolidated-masks/``; one that keeps every worker's answer puts
+        those of large batches under ``annotations-from-all-workers/`` (Lambda's
+        6 MB response). A single ``PutObject`` encrypted by the bucket's default
+        key needs ``kms:GenerateDataKey`` and nothing else (no ``Encrypt``, no
+        ``ReEncrypt*``).
         """
         post.add_statements(
             iam.PolicyStatement(
@@ -423,19 +442,29 @@ class JobAccess:
                     resources=[k.key_arn for k in keys.values()],
                 )
             )
-        if not writes_masks:
-            return
-        post.add_statements(
-            iam.PolicyStatement(
-                sid="WriteConsolidatedMasks",
-                actions=["s3:PutObject"],
-                resources=[output_bucket.arn_for_objects(f"{output_prefix}*/consolidated-masks/*")],
+        folders = [
+            (sid, folder)
+            for sid, folder, on in (
+                ("WriteConsolidatedMasks", "consolidated-masks", writes_masks),
+                # every worker's answers, by reference when inline they would pass 6 MB
+                ("WriteAnswersByReference", "annotations-from-all-workers", writes_answers),
             )
-        )
+            if on
+        ]
+        if not folders:
+            return
+        for sid, folder in folders:
+            post.add_statements(
+                iam.PolicyStatement(
+                    sid=sid,
+                    actions=["s3:PutObject"],
+                    resources=[output_bucket.arn_for_objects(f"{output_prefix}*/{folder}/*")],
+                )
+            )
         if output_bucket.encryption_key is not None:
             post.add_statements(
                 iam.PolicyStatement(
-                    sid="EncryptConsolidatedMasks",
+                    sid="EncryptPostAnnotationOutput",
                     actions=["kms:GenerateDataKey"],
                     resources=[output_bucket.encryption_key.key_arn],
                 )

@@ -26,7 +26,7 @@ from ..lambda_src.gt_annotation.contract import (
 )
 from ..task_type import MAX_LABELS, TaskType
 from ..validation import Problems
-from .lifecycle import validate_job_name_prefix
+from .lifecycle import default_job_name_prefix, validate_job_name_prefix
 from .props import neutral, type_problems
 from .request import HumanTask
 from .role import PayloadAccess
@@ -61,9 +61,10 @@ class JobSettings:
 
     # -- from the construct's props ----------------------------------------------------
     @staticmethod
-    def from_props(props: Mapping[str, Any]) -> JobSettings:
+    def from_props(props: Mapping[str, Any], *, construct_key: str) -> JobSettings:
         """The settings of the construct's props (by name); never raises for a prop of
-        the wrong type.
+        the wrong type. ``construct_key`` (``lifecycle.construct_key``) makes the default
+        job-name prefix this construct's own.
 
         Each prop, those the settings do not hold too (buckets, functions, the
         dataset, ...), is checked for its type first. A wrong one becomes a problem
@@ -74,12 +75,19 @@ class JobSettings:
         wrong = type_problems(props)
         judged = {name: neutral(name) if name in wrong else value for name, value in props.items()}
         return JobSettings._build(
-            judged, prop_problems=tuple(wrong.values()), ill_typed=frozenset(wrong)
+            judged,
+            prop_problems=tuple(wrong.values()),
+            ill_typed=frozenset(wrong),
+            construct_key=construct_key,
         )
 
     @staticmethod
     def _build(
-        props: Mapping[str, Any], *, prop_problems: tuple[str, ...], ill_typed: frozenset[str]
+        props: Mapping[str, Any],
+        *,
+        prop_problems: tuple[str, ...],
+        ill_typed: frozenset[str],
+        construct_key: str,
     ) -> JobSettings:
         """The settings, defaults applied, from props whose types are right."""
         task_type: TaskType = props["task_type"]
@@ -105,7 +113,8 @@ class JobSettings:
             output_prefix=_as_prefix(
                 props["output_prefix"] or f"labeling-jobs/{attribute}/output/"
             ),
-            job_name_prefix=props["job_name_prefix"] or attribute[:52].rstrip("-"),
+            job_name_prefix=props["job_name_prefix"]
+            or default_job_name_prefix(attribute, construct_key),
             task=HumanTask(
                 workers_per_object=props["workers_per_object"],
                 title=props["task_title"] or f"{task_type.title} of {_short_list(labels)}"[:128],
@@ -167,16 +176,33 @@ class JobSettings:
         (segmentation task types, or a segmentation consolidation of a custom task)."""
         return self.task_type.value in MASK_TASK_TYPES or self.consolidation.method in MASK_METHODS
 
-    def pre_annotation_settings(self) -> PreAnnotationSettings:
+    @property
+    def keeps_answers(self) -> bool:
+        """Every worker's answer goes into the output (``keep_all_annotations``, or the
+        ``all-annotations`` method): the function may put them in S3 by reference."""
+        return (
+            self.consolidation.keep_all_annotations
+            or self.consolidation.method == "all-annotations"
+        )
+
+    def pre_annotation_settings(self, *, label_categories_uri: str) -> PreAnnotationSettings:
+        """The labels by reference (the label-category file), never in the environment."""
         return PreAnnotationSettings(
             task_type=self.task_type.value,
-            labels=self.labels,
             skip_if_labeled=self.skip_objects_labeled_with,
+            label_categories_uri=label_categories_uri,
         )
 
     def post_annotation_settings(
-        self, *, answer_name: str | None, skill_table: str, output_uri: str
+        self,
+        *,
+        answer_name: str | None,
+        skill_table: str,
+        output_uri: str,
+        label_categories_uri: str,
     ) -> PostAnnotationSettings:
+        """The labels by reference: the event carries ``labelCategories``, the file is the
+        fallback."""
         consolidation = self.consolidation
         return PostAnnotationSettings(
             task_type=self.task_type.value,
@@ -188,7 +214,7 @@ class JobSettings:
             skill_table=skill_table,
             skill_scope_mode=self.skill_scope.value,
             output_uri=output_uri,
-            labels=self.labels,
+            label_categories_uri=label_categories_uri,
         )
 
     # -- validation --------------------------------------------------------------------

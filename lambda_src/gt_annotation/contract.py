@@ -34,8 +34,14 @@ class ConfigurationError(ValueError):
 # --------------------------------------------------------------------------- environment
 #: The task type (one of ``TASK_TYPES``); both functions.
 ENV_TASK_TYPE = "GT_TASK_TYPE"
-#: JSON list of the job's labels, in the job's order; both functions.
+#: JSON list of the job's labels, in the job's order; both functions. The construct does
+#: not set it (50 labels of 256 characters would overflow Lambda's 4 KB environment): it
+#: sets ``ENV_LABEL_CATEGORIES_URI``. Set by hand, it wins.
 ENV_LABELS = "GT_LABELS"
+#: ``s3://bucket/key`` of the job's label-category file (Ground Truth's format,
+#: ``{"document-version": ..., "labels": [{"label": ...}]}``); both functions read the
+#: labels from it, once per container, when they need them and ``GT_LABELS`` is unset.
+ENV_LABEL_CATEGORIES_URI = "GT_LABEL_CATEGORIES_URI"
 #: Pre-annotation: objects whose manifest line carries this attribute are not sent to workers.
 ENV_SKIP_IF_LABELED = "GT_SKIP_IF_LABELED"
 #: Post-annotation: the ``name`` of the answer element (key of the worker's form output).
@@ -54,6 +60,15 @@ ENV_OUTPUT_URI = "GT_OUTPUT_URI"
 ENV_METRICS_NAMESPACE = "GT_METRICS_NAMESPACE"
 #: Log level of both functions (default INFO); not set by the construct.
 ENV_LOG_LEVEL = "GT_LOG_LEVEL"
+
+#: Lambda's limit on a function's environment (keys and values, in aggregate), in bytes.
+MAX_ENVIRONMENT_BYTES = 4096
+
+
+def environment_size(env: Mapping[str, str]) -> int:
+    """The bytes Lambda counts against ``MAX_ENVIRONMENT_BYTES``: the variables as JSON."""
+    return len(json.dumps(dict(env), separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
 
 # --------------------------------------------------------------------------- modes
 PAYLOAD_ASSUME_EXECUTION_ROLE = "ASSUME_EXECUTION_ROLE"
@@ -331,6 +346,31 @@ def _labels_from(env: Mapping[str, str], problems: list[str]) -> tuple[str, ...]
     return tuple(labels)
 
 
+def labels_from_categories(text: str) -> tuple[str, ...]:
+    """The labels of a label-category file (``ValueError`` naming what is wrong)."""
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"the label-category file is not JSON ({error})") from None
+    entries = document.get("labels") if isinstance(document, dict) else None
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("label"), str) for e in entries
+    ):
+        raise ValueError(
+            'the label-category file must be {"document-version": "2018-11-28", '
+            '"labels": [{"label": "Cat"}, ...]}'
+        )
+    return tuple(e["label"] for e in entries)
+
+
+def _categories_uri_from(env: Mapping[str, str], problems: list[str]) -> str | None:
+    uri = env.get(ENV_LABEL_CATEGORIES_URI) or None
+    if uri is not None and (not uri.startswith("s3://") or "/" not in uri[len("s3://") :]):
+        problems.append(f"{ENV_LABEL_CATEGORIES_URI} must be s3://bucket/key, got {uri[:100]!r}")
+        return None
+    return uri
+
+
 def _task_type_from(env: Mapping[str, str], problems: list[str]) -> str:
     task_type = env.get(ENV_TASK_TYPE) or CUSTOM
     if task_type not in DEFAULT_METHODS:
@@ -351,12 +391,19 @@ class PreAnnotationSettings:
     """What the construct tells the pre-annotation function."""
 
     task_type: str = CUSTOM
-    #: The job's labels, added to ``taskInput.labels`` (``None``: not added).
+    #: The job's labels, added to ``taskInput.labels`` (``None``: from
+    #: ``label_categories_uri``, or not added).
     labels: tuple[str, ...] | None = None
     skip_if_labeled: str | None = None
+    #: Where the labels are read from when ``labels`` is ``None`` (what the construct sets).
+    label_categories_uri: str | None = None
 
     def to_environment(self) -> dict[str, str]:
-        env = {ENV_TASK_TYPE: self.task_type, ENV_LABELS: json.dumps(list(self.labels or ()))}
+        env = {ENV_TASK_TYPE: self.task_type}
+        if self.labels is not None:
+            env[ENV_LABELS] = json.dumps(list(self.labels))
+        if self.label_categories_uri:
+            env[ENV_LABEL_CATEGORIES_URI] = self.label_categories_uri
         if self.skip_if_labeled:
             env[ENV_SKIP_IF_LABELED] = self.skip_if_labeled
         return env
@@ -369,6 +416,7 @@ class PreAnnotationSettings:
             task_type=_task_type_from(env, problems),
             labels=_labels_from(env, problems),
             skip_if_labeled=env.get(ENV_SKIP_IF_LABELED) or None,
+            label_categories_uri=_categories_uri_from(env, problems),
         )
         _raise_if(problems, "pre-annotation")
         return settings
@@ -390,8 +438,11 @@ class PostAnnotationSettings:
     output_uri: str | None = None
     metrics_namespace: str = METRICS_NAMESPACE
     #: The job's labels in the job's order: class ids follow them when the event carries
-    #: no ``labelCategories`` (jobs made in the console). ``None``: not known.
+    #: no ``labelCategories`` (jobs made in the console). ``None``: from
+    #: ``label_categories_uri``, or not known.
     labels: tuple[str, ...] | None = None
+    #: Where the labels are read from when needed and ``labels`` is ``None``.
+    label_categories_uri: str | None = None
 
     def consolidation_json(self) -> str:
         """The ``GT_CONSOLIDATION`` value: method, keepAllAnnotations and options, sorted."""
@@ -440,6 +491,8 @@ class PostAnnotationSettings:
         env[ENV_METRICS_NAMESPACE] = self.metrics_namespace
         if self.labels is not None:
             env[ENV_LABELS] = json.dumps(list(self.labels))
+        if self.label_categories_uri:
+            env[ENV_LABEL_CATEGORIES_URI] = self.label_categories_uri
         return env
 
     @staticmethod
@@ -482,6 +535,7 @@ class PostAnnotationSettings:
                 f"{ENV_SKILL_SCOPE} {scope_mode!r} is unknown; allowed: {', '.join(SKILL_SCOPES)}"
             )
         labels = _labels_from(env, problems)
+        categories_uri = _categories_uri_from(env, problems)
         output_uri = env.get(ENV_OUTPUT_URI) or None
         if output_uri is not None and (
             not output_uri.startswith("s3://") or len(output_uri.rstrip("/")) <= len("s3://")
@@ -500,4 +554,5 @@ class PostAnnotationSettings:
             output_uri=output_uri,
             metrics_namespace=env.get(ENV_METRICS_NAMESPACE) or METRICS_NAMESPACE,
             labels=labels,
+            label_categories_uri=categories_uri,
         )

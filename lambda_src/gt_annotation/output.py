@@ -35,11 +35,21 @@ Shapes per method (``METHOD_SHAPES``; see docs/architecture.md for one line each
 - ``all-annotations``: ``{}`` (what Ground Truth writes for a custom job without
   a consolidation) and the raw answers in the metadata (``groundtruth/custom``).
 
+Every worker's answer (``annotationsFromAllWorkers``: ``keep_all_annotations``,
+``all-annotations``) is inline unless the batch's response would pass Lambda's
+6 MB response limit: then ``fit_response`` moves the largest objects' answers
+to S3, under the job's output prefix
+(``<output>/<job name>/annotations-from-all-workers/<object id>.json``, the
+same list), and the metadata says where: ``"annotationsFromAllWorkers-ref":
+"s3://..."`` (the ``-ref`` suffix is Ground Truth's own for values held by
+reference, as in ``source-ref``). Labels are never moved.
+
 Standard library only.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +72,12 @@ TYPE_FREE_TEXT = "gt-constructs/free-text"
 
 #: Metadata key of every worker's parsed answer (``keepAllAnnotations``, ``all-annotations``).
 ALL_ANNOTATIONS_KEY = "annotationsFromAllWorkers"
+#: Metadata key of the S3 URI of every worker's answer when they are not inline.
+ALL_ANNOTATIONS_REF_KEY = ALL_ANNOTATIONS_KEY + "-ref"
+#: Lambda's limit on a synchronous response (what Ground Truth's call returns).
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+#: What a response may hold: the limit less room for Lambda's own encoding.
+RESPONSE_BUDGET = MAX_RESPONSE_BYTES - 256 * 1024
 FAILURE_REASON = "failure-reason"
 METADATA_SUFFIX = "-metadata"
 #: ``job-name`` is the ARN's resource part.
@@ -390,6 +406,43 @@ def output_type(method: str, task_type: str, data_object: Mapping[str, Any]) -> 
     }.get(module or "", TYPE_CUSTOM)
 
 
+def response_size(response: Sequence[Mapping[str, Any]]) -> int:
+    """Bytes of the response as JSON (default separators: never less than Lambda's)."""
+    return len(json.dumps(response).encode("utf-8"))
+
+
+def fit_response(
+    response: Sequence[dict[str, Any]],
+    label_attribute_name: str,
+    store: Callable[[str, list[Any]], str] | None,
+    budget: int = RESPONSE_BUDGET,
+) -> int:
+    """Keep the response within ``budget``: move the largest objects' every-worker answers
+    to S3 (``store(object id, answers) -> s3 URI``) until it fits, leaving
+    ``annotationsFromAllWorkers-ref`` in their metadata. Returns how many were moved
+    (0: it fitted, or nothing can be moved: no store, or no answers inline)."""
+    size = response_size(response)
+    if size <= budget or store is None:
+        return 0
+    key = metadata_key(label_attribute_name)
+    inline = []
+    for entry in response:
+        metadata = entry.get("consolidatedAnnotation", {}).get("content", {}).get(key)
+        if isinstance(metadata, dict) and ALL_ANNOTATIONS_KEY in metadata:
+            weight = len(json.dumps(metadata[ALL_ANNOTATIONS_KEY]).encode("utf-8"))
+            inline.append((weight, str(entry["datasetObjectId"]), metadata))
+    inline.sort(key=lambda item: -item[0])
+    moved = 0
+    for weight, object_id, metadata in inline:
+        if size <= budget:
+            break
+        uri = store(object_id, metadata.pop(ALL_ANNOTATIONS_KEY))
+        metadata[ALL_ANNOTATIONS_REF_KEY] = uri
+        size -= weight - len(uri)
+        moved += 1
+    return moved
+
+
 def is_failure(content: Mapping[str, Any], label_attribute_name: str) -> bool:
     metadata = content.get(metadata_key(label_attribute_name))
     return isinstance(metadata, Mapping) and FAILURE_REASON in metadata
@@ -397,16 +450,21 @@ def is_failure(content: Mapping[str, Any], label_attribute_name: str) -> bool:
 
 __all__ = [
     "ALL_ANNOTATIONS_KEY",
+    "ALL_ANNOTATIONS_REF_KEY",
     "FAILURE_REASON",
+    "MAX_RESPONSE_BYTES",
     "METHOD_SHAPES",
+    "RESPONSE_BUDGET",
     "OutputContext",
     "ResultShapeError",
     "consolidated_content",
     "creation_date",
     "failure_content",
     "failure_reason",
+    "fit_response",
     "is_failure",
     "job_name",
     "metadata_key",
     "output_type",
+    "response_size",
 ]

@@ -7,12 +7,16 @@ event) and read/write with its credentials, as the original blog post does.
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 import boto3
+
+from .contract import labels_from_categories
 
 ASSUME_EXECUTION_ROLE = "ASSUME_EXECUTION_ROLE"
 DIRECT_READ = "DIRECT_READ"
@@ -20,6 +24,8 @@ DIRECT_READ = "DIRECT_READ"
 #: Assumed-role clients by role ARN, reused while the credentials last (warm starts).
 _CLIENTS: dict[str, tuple[float, Any]] = {}
 _DEFAULT_CLIENT: Any = None
+#: The labels of label-category files by URI (a job's labels never change: once per container).
+_LABELS: dict[str, tuple[str, ...]] = {}
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -89,8 +95,15 @@ class S3Access:
         self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
 
-def mask_uri(output_uri: str, job_name: str, dataset_object_id: str) -> str:
-    """Where the consolidated mask of one object goes (under the job's output prefix).
+#: Folders under ``<output>/<job name>/`` where the post-annotation function writes.
+MASKS_FOLDER = "consolidated-masks"
+ANSWERS_FOLDER = "annotations-from-all-workers"
+
+
+def object_uri(
+    output_uri: str, job_name: str, folder: str, dataset_object_id: str, extension: str
+) -> str:
+    """Where the function writes something of one object (under the job's output prefix).
 
     The object id is reduced to ``[A-Za-z0-9._-]`` so no id can climb out of
     the prefix or name another object's key (Ground Truth's ids are digits).
@@ -100,7 +113,12 @@ def mask_uri(output_uri: str, job_name: str, dataset_object_id: str) -> str:
     )
     if not safe.strip("."):
         safe = safe.replace(".", "_") or "_"
-    return f"{output_uri.rstrip('/')}/{job_name}/consolidated-masks/{safe}.png"
+    return f"{output_uri.rstrip('/')}/{job_name}/{folder}/{safe}.{extension}"
+
+
+def mask_uri(output_uri: str, job_name: str, dataset_object_id: str) -> str:
+    """Where the consolidated mask of one object goes (under the job's output prefix)."""
+    return object_uri(output_uri, job_name, MASKS_FOLDER, dataset_object_id, "png")
 
 
 @dataclass
@@ -125,8 +143,36 @@ class S3PngWriter:
         return uri
 
 
+@dataclass
+class S3AnswersWriter:
+    """Puts one object's every-worker answers (``annotationsFromAllWorkers``) as JSON under
+    the job's output prefix, with the payload's credentials; returns its URI."""
+
+    access: S3Access
+    output_uri: str
+    job_name: str
+
+    def __call__(self, dataset_object_id: str, answers: list[Any]) -> str:
+        uri = object_uri(self.output_uri, self.job_name, ANSWERS_FOLDER, dataset_object_id, "json")
+        data = json.dumps(answers, separators=(",", ":")).encode("utf-8")
+        self.access.write_bytes(uri, data, "application/json")
+        return uri
+
+
+def read_labels(uri: str, read_text: Callable[[str], str]) -> tuple[str, ...]:
+    """The labels of the job's label-category file at ``uri`` (``GT_LABEL_CATEGORIES_URI``),
+    read once per container; ``ValueError`` naming the file when it is not one."""
+    if uri not in _LABELS:
+        try:
+            _LABELS[uri] = labels_from_categories(read_text(uri))
+        except ValueError as error:
+            raise ValueError(f"{uri}: {error}") from None
+    return _LABELS[uri]
+
+
 def reset_clients() -> None:
-    """Forget cached clients (tests switch between mocked accounts)."""
+    """Forget cached clients and labels (tests switch between mocked accounts)."""
     global _DEFAULT_CLIENT
     _DEFAULT_CLIENT = None
     _CLIENTS.clear()
+    _LABELS.clear()

@@ -49,12 +49,15 @@ from .logs import get_logger
 from .metrics import emit_consolidation_metrics
 from .model import ConsolidationContext, Consolidator, ObjectAnswers, PngWriter, Rejection
 from .output import (
+    MAX_RESPONSE_BYTES,
     OutputContext,
     consolidated_content,
     creation_date,
     failure_content,
+    fit_response,
     job_name,
     metadata_key,
+    response_size,
 )
 from .skill import DynamoSkillStore, SkillStore, batch_key, skill_scope
 
@@ -321,7 +324,7 @@ def _read_payload(access: Any, request: ConsolidationRequest) -> Any:
 
 def run(event: Any, settings: Settings) -> list[dict[str, Any]]:
     """The whole invocation for given settings (the handler reads them from the environment)."""
-    from .payload import S3Access, S3PngWriter
+    from .payload import S3Access, S3AnswersWriter, S3PngWriter
 
     request = parse_request(event)
     access = S3Access(settings.payload_access, request.role_arn)
@@ -337,6 +340,10 @@ def run(event: Any, settings: Settings) -> list[dict[str, Any]]:
     labels = request.label_categories
     if labels is None and settings.labels is not None:
         labels = list(settings.labels)
+    elif labels is None and settings.label_categories_uri is not None:
+        from .payload import read_labels
+
+        labels = list(read_labels(settings.label_categories_uri, access.read_text))
     scope = skill_scope(
         settings.skill_scope_mode,
         request.job_name,
@@ -356,6 +363,13 @@ def run(event: Any, settings: Settings) -> list[dict[str, Any]]:
         batch=batch_key(request.labeling_job_arn, payload),
     )
     log_rejections(rejections)
+    keep_within_response_limit(
+        response,
+        request.label_attribute_name,
+        S3AnswersWriter(access, settings.output_uri, request.job_name)
+        if settings.output_uri
+        else None,
+    )
     LOGGER.info(
         "batch consolidated",
         extra={
@@ -378,6 +392,24 @@ def run(event: Any, settings: Settings) -> list[dict[str, Any]]:
         namespace=settings.metrics_namespace,
     )
     return response
+
+
+def keep_within_response_limit(
+    response: list[dict[str, Any]],
+    label_attribute_name: str,
+    store: Callable[[str, list[Any]], str] | None,
+) -> None:
+    """Every worker's answer by reference in S3 for the largest objects, when the response
+    would pass Lambda's 6 MB (``output.fit_response``); logged either way."""
+    moved = fit_response(response, label_attribute_name, store)
+    if moved:
+        LOGGER.info("worker answers stored by reference", extra={"objects": moved})
+    size = response_size(response)
+    if size > MAX_RESPONSE_BYTES:
+        LOGGER.error(
+            "the response is over Lambda's limit and Ground Truth will retry the batch",
+            extra={"bytes": size, "limit": MAX_RESPONSE_BYTES, "movedToS3": moved},
+        )
 
 
 def handler(event: Any, context: Any) -> list[dict[str, Any]]:

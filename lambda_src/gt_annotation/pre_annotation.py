@@ -100,6 +100,19 @@ def labels_from_environment(env: Mapping[str, str] | None = None) -> list[str] |
     return None if labels is None else list(labels)
 
 
+def job_labels(settings: PreAnnotationSettings) -> list[str] | None:
+    """The job's labels: ``GT_LABELS``, else the label-category file the construct names
+    (read with the function's own role, once per container), else ``None``."""
+    if settings.labels is not None:
+        return list(settings.labels)
+    if settings.label_categories_uri is None:
+        return None
+    from .payload import DIRECT_READ, S3Access, read_labels
+
+    own = S3Access(DIRECT_READ, None)
+    return list(read_labels(settings.label_categories_uri, own.read_text))
+
+
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     data_object = event.get("dataObject") if isinstance(event, Mapping) else None
@@ -110,7 +123,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
                 '{"version": "2018-10-16", "labelingJobArn": ..., "dataObject": {...}}'
             )
         settings = PreAnnotationSettings.from_environment()
-        labels = None if settings.labels is None else list(settings.labels)
+        labels = job_labels(settings)
         response = build_task_input(data_object, labels, settings.skip_if_labeled)
     except DataObjectError as error:
         LOGGER.error(

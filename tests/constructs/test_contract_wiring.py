@@ -205,7 +205,10 @@ def test_post_annotation_settings_survive_the_environment(built: Built) -> None:
     ):
         assert getattr(parsed, field) == getattr(meant, field), field
     assert {k: v for k, v in parsed.options.items() if k != "method"} == dict(meant.options)
-    assert parsed.labels == ("Car", "Bus")
+    # The labels by reference: the label-category file (Lambda's 4 KB environment)
+    assert parsed.labels is None
+    assert parsed.label_categories_uri
+    assert parsed.label_categories_uri.endswith("/config/label-categories.json")
     assert parsed.skill_table and parsed.skill_table.startswith("skill-")
     assert parsed.output_uri and parsed.output_uri.startswith("s3://")
 
@@ -216,5 +219,13 @@ def test_pre_annotation_settings_survive_the_environment(built: Built) -> None:
     parsed = PreAnnotationSettings.from_environment(
         plausible(synthesized["Environment"]["Variables"], resources)
     )
-    assert parsed == built.expected["Boxes"]["gt_annotation.pre_annotation.handler"]
+    meant = built.expected["Boxes"]["gt_annotation.pre_annotation.handler"]
+    assert (parsed.task_type, parsed.labels, parsed.skip_if_labeled) == (
+        meant.task_type,
+        meant.labels,
+        meant.skip_if_labeled,
+    )
     assert parsed.skip_if_labeled == "vehicles"
+    # the labels by reference, from the job's label-category file
+    assert parsed.labels is None and parsed.label_categories_uri
+    assert parsed.label_categories_uri.endswith("/config/label-categories.json")

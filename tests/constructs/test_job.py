@@ -223,8 +223,10 @@ def test_post_annotation_function_knows_task_answer_and_skill_table(minimal: Tem
     assert variables["GT_PAYLOAD_ACCESS"] == "ASSUME_EXECUTION_ROLE"
     assert variables["GT_SKILL_SCOPE"] == "job"
     assert "Ref" in variables["GT_SKILL_TABLE"]
-    # The job's labels, in its order: class ids follow them when an event has no categories.
-    assert json.loads(variables["GT_LABELS"]) == ["Cat", "Dog"]
+    # The job's labels by reference (class ids follow them when an event has no
+    # categories): never in the environment, whose 4 KB 50 long labels would overflow.
+    assert "GT_LABELS" not in variables
+    assert "label-categories.json" in json.dumps(variables["GT_LABEL_CATEGORIES_URI"])
 
 
 def test_log_groups_have_retention(minimal: Template) -> None:

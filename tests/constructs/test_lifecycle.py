@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -87,7 +88,7 @@ def test_job_resource_carries_the_request_prefix_and_policies(example: Template)
     props = next(iter(example.find_resources("Custom::GroundTruthLabelingJob").values()))[
         "Properties"
     ]
-    assert props["JobNamePrefix"] == "street-people"
+    assert re.fullmatch(r"street-people-[0-9a-f]{8}", props["JobNamePrefix"])
     assert props["StopReplacedJobs"] == "true"
     assert props["RemovalPolicy"] == "destroy"
     assert "HumanTaskConfig" in json.dumps(props["Request"])
@@ -104,8 +105,15 @@ def test_job_handler_may_only_touch_its_own_jobs_and_pass_the_execution_role(
         s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
     ]
     text = json.dumps(statements)
-    assert "labeling-job/street-people-*" in text
+    assert re.search(r"labeling-job/street-people-[0-9a-f]{8}-\*", text)
     assert "sagemaker:CreateLabelingJob" in text and "sagemaker:StopLabelingJob" in text
+    # why CloudFormation deletes the job (replaced, removed, rolled back): this stack only
+    (describe,) = [s for s in statements if "cloudformation:DescribeStackResource" in s["Action"]]
+    assert describe["Action"] == [
+        "cloudformation:DescribeStacks",
+        "cloudformation:DescribeStackResource",
+    ]
+    assert describe["Resource"] == {"Ref": "AWS::StackId"}
     pass_role = [s for s in statements if s["Action"] == "iam:PassRole"]
     assert pass_role[0]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
@@ -134,7 +142,7 @@ def test_runner_role_is_least_privilege_for_sync(example: Template) -> None:
     text = json.dumps([p["Properties"]["PolicyDocument"] for p in policies.values()])
     assert "rule/StepFunctionsGetEventsForSageMakerLabelingJobsRule" in text
     assert "events:PutRule" in text and "iam:PassRole" in text
-    assert "labeling-job/street-people-*" in text
+    assert re.search(r"labeling-job/street-people-[0-9a-f]{8}-\*", text)
 
 
 def test_state_change_rule_matches_this_stacks_jobs(example: Template) -> None:

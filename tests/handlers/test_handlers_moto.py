@@ -372,3 +372,87 @@ def test_pre_annotation_needs_no_aws_call(aws: dict[str, Any]) -> None:
     event = load("pre_annotation_image_event.json")
     response = pre_annotation.handler(event, None)
     assert response["taskInput"]["taskObject"] == event["dataObject"]["source-ref"]
+
+
+# -- labels by reference (the environment holds no labels: Lambda's 4 KB) ---------------------
+def test_pre_annotation_reads_the_labels_from_the_label_category_file_once(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN 50 labels of 100 characters in the label-category file, only its URI in the env
+    labels = [f"{i:02d}" + "x" * 98 for i in range(50)]
+    document = {"document-version": "2018-11-28", "labels": [{"label": x} for x in labels]}
+    aws["s3"].put_object(Bucket=BUCKET, Key="config/labels.json", Body=json.dumps(document))
+    monkeypatch.delenv("GT_LABELS", raising=False)
+    monkeypatch.setenv("GT_LABEL_CATEGORIES_URI", f"s3://{BUCKET}/config/labels.json")
+    event = load("pre_annotation_image_event.json")
+    # WHEN two objects are prepared
+    first = pre_annotation.handler(event, None)
+    aws["s3"].delete_object(Bucket=BUCKET, Key="config/labels.json")
+    second = pre_annotation.handler(event, None)
+    # THEN the task input holds the labels in the job's order, read once per container
+    assert first["taskInput"]["labels"] == labels == second["taskInput"]["labels"]
+
+
+def test_post_annotation_reads_the_label_file_only_when_the_event_has_no_categories(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = {"document-version": "2018-11-28", "labels": [{"label": "Cat"}, {"label": "Dog"}]}
+    aws["s3"].put_object(Bucket=BUCKET, Key="config/labels.json", Body=json.dumps(document))
+    monkeypatch.setenv("GT_LABEL_CATEGORIES_URI", f"s3://{BUCKET}/config/labels.json")
+    event = put_event(aws, load("classification_payload.json"))
+    event.pop("labelCategories", None)
+    response = post_annotation.handler(event, None)
+    metadata = response[0]["consolidatedAnnotation"]["content"]["pets-metadata"]
+    assert metadata["class-name"] in ("Cat", "Dog")
+    assert {f"s3://{BUCKET}/config/labels.json": ("Cat", "Dog")} == payload_module._LABELS
+
+
+# -- Lambda's 6 MB response limit --------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["ASSUME_EXECUTION_ROLE", "DIRECT_READ"])
+def test_answers_that_would_pass_6_mb_inline_are_kept_by_reference_in_s3(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from gt_annotation.output import ALL_ANNOTATIONS_KEY, ALL_ANNOTATIONS_REF_KEY
+
+    # GIVEN a CUSTOM job (every answer kept) whose 40 objects carry 3 masks of 60 KB each:
+    # about 7 MB of answers inline
+    monkeypatch.setenv("GT_TASK_TYPE", "CUSTOM")
+    monkeypatch.setenv("GT_ANSWER_NAME", "crowd-seg")
+    monkeypatch.setenv("GT_CONSOLIDATION", '{"method": "all-annotations"}')
+    monkeypatch.setenv("GT_PAYLOAD_ACCESS", mode)
+    mask = base64.b64encode(bytes(range(256)) * 176).decode("ascii")  # 60 KB of base64
+    payload = [
+        {
+            "datasetObjectId": str(i),
+            "dataObject": {"s3Uri": f"s3://gt-input-bucket/street/{i}.jpg"},
+            "annotations": [
+                {
+                    "workerId": worker,
+                    "annotationData": {
+                        "content": json.dumps({"crowd-seg": {"pngImageData": mask, "n": i}})
+                    },
+                }
+                # one small object: its answers stay inline
+                for worker in ((W1,) if i == 39 else (W1, W2, W3))
+            ],
+        }
+        for i in range(40)
+    ]
+    payload[39]["annotations"][0]["annotationData"]["content"] = '{"crowd-seg": {"n": 39}}'
+    inline = len(json.dumps(payload))
+    assert inline > 6 * 1024 * 1024
+    # WHEN consolidated
+    response = post_annotation.handler(put_event(aws, payload), None)
+    # THEN the response is within Lambda's limit
+    assert len(json.dumps(response).encode()) <= 6 * 1024 * 1024 - 256 * 1024
+    metadata = [e["consolidatedAnnotation"]["content"]["pets-metadata"] for e in response]
+    moved = [m for m in metadata if ALL_ANNOTATIONS_REF_KEY in m]
+    assert moved and metadata[39][ALL_ANNOTATIONS_KEY][0]["workerId"] == W1
+    # AND each moved object's answers are in S3 under the job's output prefix, whole
+    first = moved[0][ALL_ANNOTATIONS_REF_KEY]
+    assert first.startswith(f"s3://{BUCKET}/jobs/{JOB}/annotations-from-all-workers/")
+    assert ALL_ANNOTATIONS_KEY not in moved[0]
+    key = first[len(f"s3://{BUCKET}/") :]
+    stored = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    assert [a["workerId"] for a in stored] == [W1, W2, W3]
+    assert stored[0]["annotationData"]["content"]["crowd-seg"]["pngImageData"] == mask

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from gt_resources import cfn_response, labeling_job
-from gt_resources.labeling_job import HASH_TAG, JobNameTaken, handle, job_name, request_hash
+from gt_resources.job_contract import HASH_TAG, job_name, request_hash
+from gt_resources.labeling_job import JobNameTaken, handle
 
 REQUEST: dict[str, Any] = {
     "LabelAttributeName": "street-people",
@@ -43,8 +44,11 @@ def event(kind: str, request: dict[str, Any] = REQUEST, **extra: Any) -> dict[st
         "Request": json.dumps(request),
         "JobNamePrefix": PREFIX,
         "StopReplacedJobs": extra.pop("stop_replaced", "true"),
-        "RemovalPolicy": extra.pop("removal", "destroy"),
+        # The construct's defaults: stop replaced jobs, retain on delete.
+        "RemovalPolicy": extra.pop("removal", "retain"),
     }
+    if "start" in extra:
+        props["Start"] = extra.pop("start")
     return {
         "RequestType": kind,
         "ResourceProperties": props,
@@ -62,6 +66,49 @@ def sagemaker() -> Iterator[tuple[Any, Stubber]]:
     with Stubber(client) as stubber:
         yield client, stubber
         stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def cloudformation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    """The stack the handler asks why it is deleted (``delete_reason``)."""
+    client = boto3.client("cloudformation", region_name="us-east-1")
+    monkeypatch.setitem(labeling_job._CLIENTS, "cloudformation", client)
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def stack_is(stubber: Stubber, status: str, resource: str | None = None) -> None:
+    """The stack's status; after an update, the resource's current physical id (``None``:
+    the logical resource is no longer in the stack)."""
+    stubber.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {"StackName": "S", "CreationTime": "2026-11-23T00:00:00Z", "StackStatus": status}
+            ]
+        },
+        {"StackName": STACK},
+    )
+    if not status.startswith("UPDATE") or "ROLLBACK" in status:
+        return
+    params = {"StackName": STACK, "LogicalResourceId": "Job"}
+    if resource is None:
+        stubber.add_client_error(
+            "describe_stack_resource",
+            "ValidationError",
+            "Resource Job does not exist for stack S",
+            expected_params=params,
+        )
+        return
+    detail = {
+        "LogicalResourceId": "Job",
+        "PhysicalResourceId": resource,
+        "ResourceType": "Custom::GroundTruthLabelingJob",
+        "LastUpdatedTimestamp": "2026-11-23T00:00:00Z",
+        "ResourceStatus": "UPDATE_COMPLETE",
+    }
+    stubber.add_response("describe_stack_resource", {"StackResourceDetail": detail}, params)
 
 
 def not_found(stubber: Stubber, name: str = NAME) -> None:
@@ -131,6 +178,7 @@ def test_create_starts_the_job_with_its_name_and_hash_tag(sagemaker: tuple[Any, 
         "LabelingJobName": NAME,
         "LabelingJobArn": ARN,
         "OutputManifestS3Uri": f"s3://out/labeling-jobs/street-people/output/{NAME}/manifests/output/output.manifest",
+        "RequestHash": request_hash(REQUEST),
     }
 
 
@@ -174,54 +222,171 @@ def test_changed_update_creates_a_new_job_with_a_new_physical_id(
     assert physical_id == new_name != NAME
 
 
-@pytest.mark.parametrize("status", ["Initializing", "InProgress"])
-def test_delete_stops_a_running_job(sagemaker: tuple[Any, Stubber], status: str) -> None:
+def _with_tags(request: dict[str, Any], **tags: str) -> dict[str, Any]:
+    own = [t for t in request["Tags"] if t["Key"].startswith("gt-constructs:")]
+    return dict(request, Tags=[*own, *({"Key": k, "Value": v} for k, v in tags.items())])
+
+
+def test_user_tags_do_not_change_the_job_name() -> None:
+    tagged_request = _with_tags(REQUEST, team="vision", costcentre="42")
+    assert job_name(PREFIX, tagged_request) == NAME
+    # the library's own tags (construct, template fingerprint) do define the job
+    own = dict(REQUEST, Tags=[{"Key": "gt-constructs:template-and-labels", "Value": "ab"}])
+    assert job_name(PREFIX, own) != NAME
+
+
+def test_update_that_only_changes_user_tags_retags_the_running_job(
+    sagemaker: tuple[Any, Stubber],
+) -> None:
+    # GIVEN a running job tagged team=vision, costcentre=41
     client, stubber = sagemaker
+    old = _with_tags(REQUEST, team="vision", costcentre="41")
+    new = _with_tags(REQUEST, costcentre="42", project="streets")
+    described(stubber, "InProgress")
+    # THEN changed and new tags are added, removed ones deleted: no new job
+    stubber.add_response(
+        "add_tags",
+        {},
+        {
+            "ResourceArn": ARN,
+            "Tags": [{"Key": "costcentre", "Value": "42"}, {"Key": "project", "Value": "streets"}],
+        },
+    )
+    stubber.add_response("delete_tags", {}, {"ResourceArn": ARN, "TagKeys": ["team"]})
+    update = event(
+        "Update",
+        new,
+        PhysicalResourceId=NAME,
+        OldResourceProperties={"Request": json.dumps(old), "JobNamePrefix": PREFIX},
+    )
+    assert handle(update, client)[0] == NAME
+
+
+def test_planning_names_the_job_without_creating_it(sagemaker: tuple[Any, Stubber]) -> None:
+    client, _ = sagemaker  # no SageMaker call at all
+    name, data = handle(event("Create", start="false"), client)
+    assert name == NAME
+    assert data["LabelingJobArn"] == ARN.replace(NAME, NAME.lower())
+    assert data["RequestHash"] == request_hash(REQUEST)
+    assert handle(event("Delete", start="false", PhysicalResourceId=NAME), client) == (NAME, {})
+
+
+NEW_NAME = f"{PREFIX}-0123456789"
+CLEANUP = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+
+
+def stopped(stubber: Stubber, status: str = "InProgress") -> None:
     described(stubber, status)
     stubber.add_response("stop_labeling_job", {}, {"LabelingJobName": NAME})
+
+
+# -- delete: replaced by an update ---------------------------------------------------------
+def test_replaced_job_is_stopped_with_the_default_retain_policy(
+    sagemaker: tuple[Any, Stubber], cloudformation: Stubber
+) -> None:
+    # GIVEN the defaults (retain on delete, stop replaced jobs) and an update that replaced
+    # the job: the logical resource now holds the new job
+    client, stubber = sagemaker
+    stack_is(cloudformation, CLEANUP, resource=NEW_NAME)
+    # THEN the old job is stopped: RETAIN governs deletion, not replacement
+    stopped(stubber)
     assert handle(event("Delete", PhysicalResourceId=NAME), client) == (NAME, {})
+
+
+@pytest.mark.parametrize("removal", ["retain", "destroy"])
+def test_replaced_job_keeps_running_when_stop_replaced_jobs_is_off(
+    sagemaker: tuple[Any, Stubber], cloudformation: Stubber, removal: str
+) -> None:
+    client, _ = sagemaker  # no SageMaker call at all
+    stack_is(cloudformation, CLEANUP, resource=NEW_NAME)
+    result = handle(
+        event("Delete", stop_replaced="false", removal=removal, PhysicalResourceId=NAME), client
+    )
+    assert result == (NAME, {})
+
+
+# -- delete: stack deleted or resource removed -----------------------------------------------
+@pytest.mark.parametrize("status", ["Initializing", "InProgress"])
+def test_destroyed_stack_stops_a_running_job(
+    sagemaker: tuple[Any, Stubber], cloudformation: Stubber, status: str
+) -> None:
+    client, stubber = sagemaker
+    stack_is(cloudformation, "DELETE_IN_PROGRESS")
+    stopped(stubber, status)
+    assert handle(event("Delete", removal="destroy", PhysicalResourceId=NAME), client) == (NAME, {})
 
 
 @pytest.mark.parametrize("status", ["Completed", "Failed", "Stopping", "Stopped"])
-def test_delete_of_a_finished_job_is_a_success(sagemaker: tuple[Any, Stubber], status: str) -> None:
+def test_delete_of_a_finished_job_is_a_success(
+    sagemaker: tuple[Any, Stubber], cloudformation: Stubber, status: str
+) -> None:
     client, stubber = sagemaker
+    stack_is(cloudformation, "DELETE_IN_PROGRESS")
     described(stubber, status)
-    assert handle(event("Delete", PhysicalResourceId=NAME), client) == (NAME, {})
+    assert handle(event("Delete", removal="destroy", PhysicalResourceId=NAME), client) == (NAME, {})
 
 
-def test_delete_of_a_missing_job_is_a_success(sagemaker: tuple[Any, Stubber]) -> None:
+def test_delete_of_a_missing_job_is_a_success(
+    sagemaker: tuple[Any, Stubber], cloudformation: Stubber
+) -> None:
     client, stubber = sagemaker
+    stack_is(cloudformation, "DELETE_IN_PROGRESS")
     not_found(stubber)
+    assert handle(event("Delete", removal="destroy", PhysicalResourceId=NAME), client) == (NAME, {})
+
+
+def test_retained_stack_delete_leaves_the_job_running(
+    sagemaker: tuple[Any, Stubber], cloudformation: Stubber
+) -> None:
+    client, _ = sagemaker  # no SageMaker call at all: the default policy
+    stack_is(cloudformation, "DELETE_IN_PROGRESS")
     assert handle(event("Delete", PhysicalResourceId=NAME), client) == (NAME, {})
 
 
-def test_retained_delete_leaves_the_job_running(sagemaker: tuple[Any, Stubber]) -> None:
-    client, _ = sagemaker  # no SageMaker call at all
-    assert handle(event("Delete", removal="retain", PhysicalResourceId=NAME), client) == (NAME, {})
+@pytest.mark.parametrize("removal", ["retain", "destroy"])
+def test_job_removed_from_the_template_follows_the_removal_policy(
+    sagemaker: tuple[Any, Stubber], cloudformation: Stubber, removal: str
+) -> None:
+    # GIVEN an update that removed the construct: the logical resource is gone
+    client, stubber = sagemaker
+    stack_is(cloudformation, CLEANUP, resource=None)
+    if removal == "destroy":
+        stopped(stubber)
+    assert handle(event("Delete", removal=removal, PhysicalResourceId=NAME), client) == (NAME, {})
 
 
-def test_replaced_job_keeps_running_when_stop_replaced_jobs_is_off(
-    sagemaker: tuple[Any, Stubber], monkeypatch: pytest.MonkeyPatch
+def test_job_still_in_the_stack_under_its_own_id_is_removed_not_replaced(
+    sagemaker: tuple[Any, Stubber], cloudformation: Stubber
 ) -> None:
     client, _ = sagemaker
-    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-    with Stubber(cloudformation) as cfn:
-        cfn.add_response(
-            "describe_stacks",
-            {
-                "Stacks": [
-                    {
-                        "StackName": "S",
-                        "CreationTime": "2026-11-23T00:00:00Z",
-                        "StackStatus": "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
-                    }
-                ]
-            },
-            {"StackName": STACK},
-        )
-        monkeypatch.setitem(labeling_job._CLIENTS, "cloudformation", cloudformation)
-        result = handle(event("Delete", stop_replaced="false", PhysicalResourceId=NAME), client)
+    stack_is(cloudformation, CLEANUP, resource=NAME)  # being deleted, not replaced
+    result = handle(event("Delete", stop_replaced="true", PhysicalResourceId=NAME), client)
+    assert result == (NAME, {})  # retained: no SageMaker call
+
+
+# -- delete: a deploy that rolled back -------------------------------------------------------
+@pytest.mark.parametrize(
+    "status", ["UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"]
+)
+def test_job_made_by_an_update_that_rolled_back_is_stopped_even_when_kept_otherwise(
+    sagemaker: tuple[Any, Stubber], cloudformation: Stubber, status: str
+) -> None:
+    # GIVEN stop_replaced_jobs=False and the default retain: the job of the failed update
+    # would otherwise run on unmanaged beside the one the stack returns to
+    client, stubber = sagemaker
+    stack_is(cloudformation, status)
+    stopped(stubber)
+    result = handle(event("Delete", stop_replaced="false", PhysicalResourceId=NAME), client)
     assert result == (NAME, {})
+
+
+def test_job_made_by_a_create_that_rolled_back_is_stopped_with_the_default_retain(
+    sagemaker: tuple[Any, Stubber], cloudformation: Stubber
+) -> None:
+    client, stubber = sagemaker
+    stack_is(cloudformation, "ROLLBACK_IN_PROGRESS")
+    stopped(stubber, "Initializing")
+    assert handle(event("Delete", PhysicalResourceId=NAME), client) == (NAME, {})
 
 
 def test_sagemaker_validation_errors_reach_cloudformation_in_full(
