@@ -87,6 +87,7 @@ from ..model import (
     ObjectAnswers,
     WorkerSkill,
 )
+from .common import paused_gc
 
 METHODS = ("dawid-skene", "majority-vote")
 #: Pseudo-answers pulling a worker's accuracy towards the crowd's.
@@ -159,6 +160,12 @@ class Classification:
             raise AnswerError(f"label {label[:60]!r} is not one of: {shown}{more}") from None
 
     def consolidate(
+        self, objects: Sequence[ObjectAnswers], context: ConsolidationContext
+    ) -> BatchResult:
+        with paused_gc():  # many small lists, no cycles: collections would only re-walk them
+            return self._consolidate(objects, context)
+
+    def _consolidate(
         self, objects: Sequence[ObjectAnswers], context: ConsolidationContext
     ) -> BatchResult:
         method = str(context.options.get("method", "dawid-skene"))
@@ -514,6 +521,7 @@ def dawid_skene(
     max_iterations: int = DEFAULT_MAX_ITERATIONS,
     tolerance: float = TOLERANCE,
     evidence: float = EVIDENCE,
+    floor: float = FLOOR,
     strength: float = STRENGTH,
 ) -> DawidSkeneFit:
     """Dawid–Skene EM over a batch; answers coded as ``(worker, class)`` pairs per object."""
@@ -571,10 +579,15 @@ def dawid_skene(
     # Back to the objects' own order, one list per object.
     posteriors: list[list[float]] = [[]] * n
     likelihoods: list[list[float]] = [[0.0] * k] * n
-    for place, (obj, row) in enumerate(zip(layout.order, zip(*by_class), strict=False)):
-        posteriors[obj] = list(row)
-        if summed[0]:
-            likelihoods[obj] = [values[place] for values in summed]
+    confidences: list[list[float]] = [[]] * n
+    if keys:
+        tempered_by_class = _tempered_columns(layout, summed, log_prior, evidence, floor)
+        for obj, row, like, confidence in zip(
+            layout.order, zip(*by_class), zip(*summed), zip(*tempered_by_class), strict=True
+        ):
+            posteriors[obj] = list(row)
+            likelihoods[obj] = list(like)
+            confidences[obj] = list(confidence)
     sizes = [len(ks) for ks in keys]
     several = [0.0 if len(keys[o]) < 2 else 1.0 for o in layout.order]
     batch = _counts(
@@ -595,8 +608,33 @@ def dawid_skene(
         strength,
         batch,
     )
-    fit.confidences = tempered(fit, evidence)
+    fit.confidences = confidences
     return fit
+
+
+def _tempered_columns(
+    layout: _Layout,
+    summed: Sequence[Sequence[float]],
+    log_prior: Sequence[float],
+    evidence: float,
+    floor: float,
+) -> list[list[float]]:
+    """``tempered`` by class over whole lists (objects of one size share the temper)."""
+    k = len(log_prior)
+    scores: list[list[float]] = [[] for _ in range(k)]
+    start = 0
+    for size, count, _ in layout.sizes:
+        weight = evidence / (evidence + size)
+        for truth in range(k):
+            part = summed[truth][start : start + count]
+            scores[truth].extend(map(add, repeat(log_prior[truth]), map(mul, part, repeat(weight))))
+        start += count
+    top = list(map(max, *scores)) if k > 1 else scores[0]
+    exps = [list(map(exp, map(sub, row, top))) for row in scores]
+    totals = list(map(sum, zip(*exps))) if k > 1 else exps[0]
+    keep = list(map(truediv, repeat(1.0 - floor), totals))
+    spread = floor / k
+    return [list(map(add, map(mul, row, keep), repeat(spread))) for row in exps]
 
 
 def tempered(fit: DawidSkeneFit, evidence: float, floor: float = FLOOR) -> list[list[float]]:
