@@ -11,9 +11,12 @@ of our confidence, and the effect of batching: the data fed in batches of 10
 and 100 objects, worker skill persisting between batches in the skill table.
 Five generated sets (``_generated.py``: class-asymmetric workers, a rare
 class) run beside the real ones, with predicted vs true class shares and the
-rare class's recall. The confidence's tempering constant is chosen leaving
-one set out (each held-out set's ECE uses the constant best on the others);
-the constant to deploy is the median of those per-fold choices. EM
+rare class's recall. Protocol: every constant is chosen leaving one set out.
+The confusion-row prior strength (``STRENGTH_GRID``) is, per held-out set, the
+one with the best mean accuracy on the other sets; the confidence's tempering
+and uniform floor (``EVIDENCE_GRID`` × ``FLOOR_GRID``) the pair with the lowest
+mean ECE on the other sets; the held-out set is scored with its fold's choice,
+and the constants to deploy are the medians of the per-fold choices. EM
 iterations are reported for the whole-set fit and for every batch.
 
 Usage::
@@ -879,11 +882,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "notes": [
             "gen_* sets are generated (benchmarks/_generated.py): class-asymmetric workers, "
             "a rare class, shared ambiguity; the others are the eight real sets.",
-            "Leave one set out: the confidence's tempering constant is chosen on all the other "
-            "sets (mean ECE) and its ECE reported on the held-out set. The constant to deploy "
-            "(summary.evidence_by_rule) is the median of the per-fold choices; its ECE on a set "
-            "(summary.ece_with_rule) is not held out, as that set took part in the other folds. "
-            "No other constant is chosen from these sets; the prior strength is chosen per batch.",
+            "Leave one set out: the confidence's tempering and floor are chosen on all the other "
+            "sets (mean ECE) and their ECE reported on the held-out set; the confusion-row "
+            "strength is chosen on all the other sets (mean accuracy) "
+            "(summary.strength_leave_one_out). The constants to deploy "
+            "(summary.evidence_by_rule, summary.strength_choices) are the medians of the "
+            "per-fold choices; a set's ECE with the deployed pair (summary.ece_with_rule) is not "
+            "held out, as that set took part in the other folds. The worker prior is chosen "
+            "per batch from its own answers.",
             "EM iterations: ours_fit for the whole set; 'em' of every run for each batch "
             "(max, mean, batches not converged).",
             "Accuracy over all objects; ECE (10 equal-width bins) over objects with two or more "
