@@ -1,9 +1,12 @@
-"""Dawid–Skene keeps class-dependent errors: rare classes, workers who miss or over-use one.
+"""Dawid–Skene on generated batches: class-dependent errors, one-coin workers, convergence.
 
 Generated batches with gold labels where the workers' error rates depend on the
-true class. A model that flattens every worker toward a symmetric one-coin
-worker (the same accuracy whatever the class) under-predicts the rare class
-and fails these tests; so does one that cannot tell when one-coin is right.
+true class, with independent errors. The shipped model smooths every worker's
+rows strongly toward a one-coin row (``STRENGTH``), which wins on the real
+crowd sets (whose errors are shared between workers) but under-predicts a
+rare class here: those tests are marked ``xfail(strict=True)`` as the known
+trade of issue 20, so that a model which recovers them without losing the
+real sets shows up.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import pytest
 from gt_annotation.consensus.classification import (
     CONSOLIDATOR,
     DEFAULT_MAX_ITERATIONS,
-    STRENGTHS,
     dawid_skene,
 )
 from gt_annotation.model import ConsolidationContext, ObjectAnswers, WorkerAnswer
@@ -140,6 +142,12 @@ def mean_scores(make: Batch, first_seed: int, k: int, rare: int) -> tuple[list[f
     return ds_sum, mv_sum
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known trade (issue 20): with independent errors, prolific workers who miss a rare "
+    "class are smoothed toward one-coin (STRENGTH 2048) and the rare class's recall falls "
+    "below 0.6; class-dependent priors lost 2-10 points on the real ZenCrowd sets",
+)
 def test_a_rare_class_most_workers_miss_keeps_its_share_and_recall() -> None:
     # GIVEN binary batches, rare class 8 %, three workers in five missing half of it
     # WHEN consolidated by Dawid–Skene (and, for reference, by majority vote)
@@ -151,6 +159,12 @@ def test_a_rare_class_most_workers_miss_keeps_its_share_and_recall() -> None:
     assert ds[0] >= mv[0] - 0.005, f"accuracy {ds[0]:.4f}, majority vote {mv[0]:.4f}"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known trade (issue 20): with independent errors, prolific workers who miss a rare "
+    "class are smoothed toward one-coin (STRENGTH 2048) and the rare class's recall falls "
+    "below 0.6; class-dependent priors lost 2-10 points on the real ZenCrowd sets",
+)
 def test_a_rare_class_confused_with_another_is_found_above_majority_vote() -> None:
     # GIVEN three classes (60/30/10 %), the rare one mistaken for class 1 by many workers
     # WHEN consolidated
@@ -162,23 +176,12 @@ def test_a_rare_class_confused_with_another_is_found_above_majority_vote() -> No
     assert ds[0] > mv[0] + 0.01
 
 
-def test_the_rare_class_rows_get_a_weak_prior_and_the_others_a_strong_one() -> None:
-    # GIVEN workers whose errors depend on the class only for the rare class
-    coded, _, workers = rare_missed()
-    # WHEN fitted
-    fit = dawid_skene(coded, workers, 2)
-    # THEN the rare class's rows follow the workers' own answers, the common class's the one-coin
-    assert fit.strengths[1] <= 8.0
-    assert fit.strengths[0] >= 32.0
-
-
 def test_one_coin_workers_keep_one_coin_smoothing() -> None:
     # GIVEN symmetric workers (one-coin is the true model)
     coded, truth, workers = one_coin()
     # WHEN fitted
     fit = dawid_skene(coded, workers, 4)
-    # THEN every row gets a strong one-coin prior and beats majority vote clearly
-    assert min(fit.strengths) >= 256.0
+    # THEN it beats majority vote clearly
     ds = sum(argmax(p) == t for p, t in zip(fit.posteriors, truth, strict=True)) / len(truth)
     mv = sum(vote(a, 4) == t for a, t in zip(coded, truth, strict=True)) / len(truth)
     assert ds >= mv + 0.02
@@ -216,16 +219,6 @@ def test_em_converges_on_small_batches_where_classes_have_no_objects() -> None:
     # THEN EM converges on every one
     assert all(fit.converged for fit in fits)
     assert max(fit.iterations for fit in fits) < DEFAULT_MAX_ITERATIONS // 5
-    # AND a class that no object is likely to be of keeps the one-coin prior
-    for seed, fit in enumerate(fits):
-        for cls in range(6, 10):
-            if max(p[cls] for p in fit.posteriors) < 1e-9:
-                assert fit.strengths[cls] == max(STRENGTHS), (seed, cls)
-
-
-def test_the_strength_grid_spans_full_confusion_to_one_coin() -> None:
-    assert min(STRENGTHS) <= 1.0
-    assert max(STRENGTHS) >= 1000.0
 
 
 def test_the_handler_path_uses_the_same_model() -> None:
