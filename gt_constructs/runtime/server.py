@@ -113,6 +113,8 @@ class Host:
     read_blob: Callable[[str], bytes] | None = None
     #: ``report(job_name) -> html`` (the workbench's label-quality report).
     report: Callable[[str], str] | None = None
+    #: Called after the requester added workers (the jobs' team members changed).
+    on_workers_added: Callable[[], None] | None = None
     clock: Callable[[], float] = time.time
     _pages: dict[str, TaskPage] = field(default_factory=dict)
 
@@ -182,6 +184,8 @@ class Directory:
                     "signInLink": f"{self.host.portal_origin}/auth/link/{token}",
                 }
             )
+        if self.host.on_workers_added is not None:
+            self.host.on_workers_added()
         return added
 
 
@@ -223,22 +227,13 @@ class Portal:
 
     def __init__(self, host: Host) -> None:
         self.host = host
-        self.api = Api(
+        self.json_api = Api(
             host.engine,
             task_url=host.task_url,
             directory=Directory(host),
-            read_output=self._read_text,
             default_teams=host.default_teams,
         )
         self.csp = PORTAL_CSP.format(task_origin=host.task_origin)
-
-    def _read_text(self, uri: str) -> str | None:
-        if self.host.read_blob is None:
-            return None
-        try:
-            return self.host.read_blob(uri).decode("utf-8")
-        except (FileNotFoundError, ValueError):
-            return None
 
     def _headers(self, response: Response) -> Response:
         response.headers["Content-Security-Policy"] = self.csp
@@ -311,7 +306,9 @@ class Portal:
                 self.host.accounts.redeem_link, request.path_params["token"]
             )
         except AuthError as error:
-            return self._headers(_page("Cannot sign in", f"<p>{escape(str(error))}</p>", status=401))
+            return self._headers(
+                _page("Cannot sign in", f"<p>{escape(str(error))}</p>", status=401)
+            )
         response = RedirectResponse("/", status_code=303)
         self._set_session(response, session)
         return self._headers(response)
@@ -344,7 +341,9 @@ class Portal:
         if not isinstance(password, str):
             return self._headers(_error(_AuthApiError('send {"password": "..."}', 400)))
         try:
-            await run_in_threadpool(self.host.accounts.set_password, session.account.email, password)
+            await run_in_threadpool(
+                self.host.accounts.set_password, session.account.email, password
+            )
         except AuthError as error:
             return self._headers(_error(_AuthApiError(str(error), error.status)))
         return self._headers(JSONResponse({"passwordSet": True}))
@@ -397,7 +396,7 @@ class Portal:
             body=body,
             caller=caller,
         )
-        result = await run_in_threadpool(self.api.handle, api_request)
+        result = await run_in_threadpool(self.json_api.handle, api_request)
         if request.url.path == "/api/me" and result.status == 200 and session is not None:
             result.body["csrfToken"] = session.csrf
         response = Response(
@@ -565,9 +564,7 @@ class TaskOrigin:
     async def submit(self, request: Request) -> Response:
         form = await request.form()
         fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-        status, result = await run_in_threadpool(
-            self._submit, request.path_params["token"], fields
-        )
+        status, result = await run_in_threadpool(self._submit, request.path_params["token"], fields)
         result = {"type": "gt-task-result", "status": status, **result}
         ok = status == 200
         html = _SUBMITTED_PAGE.format(
@@ -751,4 +748,3 @@ __all__ = [
     "serve_forever",
     "task_app",
 ]
-

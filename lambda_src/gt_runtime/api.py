@@ -181,8 +181,7 @@ class Api:
 
     ``task_url(task, worker)``: where the task page is (the host's task origin, with
     the Mechanical Turk parameters); ``directory``: the host's workers (``None``: the
-    worker routes answer 501); ``read_output(uri)``: the output manifest's text given
-    its ``s3://`` URI (``None`` when it does not exist yet).
+    requester's worker routes answer 404).
     """
 
     def __init__(
@@ -191,13 +190,11 @@ class Api:
         *,
         task_url: Callable[[Task, WorkerIdentity], str] | None = None,
         directory: WorkerDirectory | None = None,
-        read_output: Callable[[str], str | None] | None = None,
         default_teams: Sequence[str] = (),
     ) -> None:
         self.engine = engine
         self.task_url = task_url
         self.directory = directory
-        self.read_output = read_output
         self.default_teams = tuple(default_teams)
 
     # -- dispatch ----------------------------------------------------------------------
@@ -269,7 +266,9 @@ class Api:
 
     def _task(self, request: ApiRequest, task: str) -> ApiResponse:
         worker = self._worker(request)
-        return ApiResponse(200, {"task": self._task_body(self.engine.get_task(task, worker), worker)})
+        return ApiResponse(
+            200, {"task": self._task_body(self.engine.get_task(task, worker), worker)}
+        )
 
     def _submit(self, request: ApiRequest, task: str) -> ApiResponse:
         body = request.body if isinstance(request.body, Mapping) else {}
@@ -295,23 +294,18 @@ class Api:
     def _requester_answers(self, request: ApiRequest, job: str) -> ApiResponse:
         objects = self.engine.object_answers(job)
         for item in objects:
-            answers = [a.get("answer") for a in item.get("answers", [])]
+            answers = [a.get("answerContent") for a in item.get("answers", [])]
             item["agreement"] = agreement(answers)
         return ApiResponse(200, {"objects": objects})
 
     def _requester_output(self, request: ApiRequest, job: str) -> ApiResponse:
-        described = self.engine.describe_job(job)
-        if self.read_output is None:
-            raise NotFound("this host does not serve the output manifest")
-        final = (described.get("LabelingJobOutput") or {}).get("OutputDatasetS3Uri")
-        candidates = [uri for uri in (final, described.get("IntermediateManifestS3Uri")) if uri]
-        for uri in candidates:
-            text = self.read_output(uri)
-            if text is not None:
-                return ApiResponse(
-                    200, text, content_type="application/x-ndjson", headers={"X-S3-Uri": uri}
-                )
-        raise NotFound(f"job {job} has no output manifest yet")
+        uri = self.engine.output_manifest_uri(job)
+        if uri is None:
+            raise NotFound(f"job {job} has no output manifest yet")
+        text = self.engine.blobs.read(uri).decode("utf-8")
+        return ApiResponse(
+            200, text, content_type="application/x-ndjson", headers={"X-S3-Uri": uri}
+        )
 
     def _requester_stop(self, request: ApiRequest, job: str) -> ApiResponse:
         self.engine.stop_job(job)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from gt_constructs.lambda_src.gt_runtime.mturk import SubmitError, parse_submit
 from gt_constructs.lambda_src.gt_runtime.signing import SignatureError, Signer
 
@@ -61,7 +60,7 @@ def test_tokens_are_bound_to_purpose_and_expire() -> None:
         signer.verify("task", token, now=100)
     with pytest.raises(SignatureError, match="signature"):
         signer.verify("data", token, now=1)
-    body, _, mac = token.partition(".")
+    _body, _, mac = token.partition(".")
     forged = signer.sign("task", {"t": "y"}, expires=100).partition(".")[0] + "." + mac
     with pytest.raises(SignatureError):
         signer.verify("task", forged, now=1)

@@ -76,14 +76,15 @@
       var body = main.querySelector("#jobs-table tbody");
       if (!r.data.jobs.length) { main.querySelector(".empty").hidden = false; }
       r.data.jobs.forEach(function (job) {
-        var start = el("button", { type: "button", "class": "primary start", "data-job": job.name, text: "Start working" });
+        var start = el("button", { type: "button", "class": "primary start", "data-job": job.LabelingJobName, text: "Start working" });
         start.addEventListener("click", function () { work(job); });
-        body.appendChild(el("tr", { "data-job": job.name }, [
-          el("td", {}, [el("strong", { text: job.title || job.name }), el("div", { "class": "muted", text: job.name })]),
-          el("td", { text: job.description || "" }),
-          el("td", { "class": "available", text: String(job.available) }),
-          el("td", { "class": "mine", text: String(job.mine) }),
-          el("td", { text: duration(job.timeLimitSeconds || 0) }),
+        body.appendChild(el("tr", { "data-job": job.LabelingJobName }, [
+          el("td", {}, [el("strong", { text: job.TaskTitle || job.LabelingJobName }),
+            el("div", { "class": "muted", text: job.LabelingJobName })]),
+          el("td", { text: job.TaskDescription || "" }),
+          el("td", { "class": "available", text: job.objectsOpen + " of " + job.objectsTotal + " objects open" }),
+          el("td", { "class": "mine", text: String(job.myCount) }),
+          el("td", { text: duration(job.TaskTimeLimitInSeconds || 0) }),
           el("td", {}, [start])
         ]));
       });
@@ -97,8 +98,8 @@
   function work(job) {
     state.job = job;
     view("work-view");
-    main.querySelector(".job-title").textContent = job.title || job.name;
-    document.getElementById("my-count").textContent = String(job.mine || 0);
+    main.querySelector(".job-title").textContent = job.TaskTitle || job.LabelingJobName;
+    document.getElementById("my-count").textContent = String(job.myCount || 0);
     var frame = document.getElementById("task-frame");
     frame.setAttribute("sandbox", state.config.frameSandbox);
     document.getElementById("stop-working").addEventListener("click", jobs);
@@ -116,7 +117,7 @@
     var status = document.getElementById("work-status");
     status.className = "status";
     status.textContent = "Getting the next task…";
-    api("POST", "/jobs/" + encodeURIComponent(state.job.name) + "/claim").then(function (r) {
+    api("POST", "/jobs/" + encodeURIComponent(state.job.LabelingJobName) + "/claim").then(function (r) {
       var frame = document.getElementById("task-frame");
       if (r.status !== 200) {
         state.task = null;
@@ -162,7 +163,8 @@
     if (!result || result.type !== "gt-task-result") { return; }
     if (result.status === 200) {
       var count = document.getElementById("my-count");
-      count.textContent = String(parseInt(count.textContent, 10) + 1);
+      count.textContent = String(typeof result.myCount === "number" ? result.myCount :
+        parseInt(count.textContent, 10) + 1);
       next();
     } else {
       showError(result.message || "the answer was not accepted");
@@ -212,7 +214,7 @@
       r.data.objects.slice(0, 200).forEach(function (item) {
         var list = el("ul", { "class": "answer" });
         (item.answers || []).forEach(function (a) {
-          var text = JSON.stringify(a.answer);
+          var text = JSON.stringify(a.answerContent);
           if (text.length > 140) { text = text.slice(0, 139) + "…"; }
           list.appendChild(el("li", { text: a.workerId + ": " + text }));
         });
