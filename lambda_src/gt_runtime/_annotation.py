@@ -12,7 +12,7 @@ from __future__ import annotations
 try:
     from ..gt_annotation import contract, payload, post_annotation, pre_annotation, skill
 except ImportError:  # gt_runtime is a top-level package (the Lambda asset's root)
-    from gt_annotation import (  # type: ignore[no-redef]
+    from gt_annotation import (  # type: ignore[no-redef,unused-ignore]
         contract,
         payload,
         post_annotation,

@@ -221,7 +221,7 @@ class Engine:
         another request under an existing name is a ``Conflict``.
         Returns ``describe_job``.
         """
-        request = json.loads(json.dumps(request))  # a private, JSON-clean copy
+        request = dict(json.loads(json.dumps(request)))  # a private, JSON-clean copy
         name = request.get("LabelingJobName")
         existing = self.store.get_job(name) if isinstance(name, str) else None
         if existing is not None:
@@ -232,7 +232,7 @@ class Engine:
                 )
             if existing.status == JobStatus.INITIALIZING:
                 self._initialize(existing)
-            return self.describe_job(name)
+            return self.describe_job(existing.name)
         problems, lines = self.validate(request)
         if problems:
             raise JobConfigError(problems)
@@ -669,7 +669,8 @@ class Engine:
             problems.append(
                 "HumanTaskConfig.PublicWorkforceTaskPrice (a public workforce) is not supported"
             )
-        ui = config.get("UiConfig") if isinstance(config.get("UiConfig"), Mapping) else {}
+        raw_ui = config.get("UiConfig")
+        ui: Mapping[str, Any] = raw_ui if isinstance(raw_ui, Mapping) else {}
         template = ui.get("UiTemplateS3Uri")
         if ui.get("HumanTaskUiArn"):
             problems.append(
@@ -687,7 +688,7 @@ class Engine:
             value = config.get(key)
             if value is None and key == "MaxConcurrentTaskCount":
                 continue
-            if not _is_int(value) or not low <= value <= high:
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 problems.append(
                     f"HumanTaskConfig.{key} is {value!r}; allowed: an integer in [{low}, {high}]"
                 )

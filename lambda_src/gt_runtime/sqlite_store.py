@@ -600,6 +600,7 @@ class SqliteStore:
         found: dict[int, list[TaskRecord]] = {}
         base = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE job = ? AND status = 'submitted'"
         order = " ORDER BY seq, submitted_at, task_id"
+        queries: list[tuple[str, list[Any]]]
         if seqs is None:
             queries = [(base + order, [job_name])]
         else:

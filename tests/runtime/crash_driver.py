@@ -15,9 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from gt_constructs.lambda_src.gt_runtime.model import Conflict, NoTaskAvailable
+import tests.runtime.conftest  # noqa: F401  (this checkout's lambda_src, first)
 
-import tests.runtime.conftest  # noqa: F401  (this checkout's lambda_src)
+# isort: split
+from gt_constructs.lambda_src.gt_runtime.model import Conflict, NoTaskAvailable
 
 from .engine_support import FakeClock, answer, make_setup, put_inputs, request, worker
 
