@@ -565,7 +565,11 @@ class TaskOrigin:
         form = await request.form()
         fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
         status, result = await run_in_threadpool(self._submit, request.path_params["token"], fields)
-        result = {"type": "gt-task-result", "status": status, **result}
+        # ``status`` is the HTTP status (the engine's own task status is ``taskStatus``).
+        engine_status = result.pop("status", None)
+        result = {**result, "type": "gt-task-result", "status": status}
+        if engine_status is not None:
+            result["taskStatus"] = engine_status
         ok = status == 200
         html = _SUBMITTED_PAGE.format(
             title="Submitted" if ok else "Not submitted",
@@ -686,7 +690,7 @@ def bind(hosts: list[str], port: int) -> list[socket.socket]:
     return sockets
 
 
-def serve_forever(
+def build_server(
     host: Host,
     *,
     addresses: list[str],
@@ -694,9 +698,8 @@ def serve_forever(
     task_port: int,
     tick_interval: float = 1.0,
     log_level: str = "warning",
-    ready: Callable[[], None] | None = None,
-) -> None:
-    """Serve both origins until interrupted (uvicorn; ``ready`` runs once listening)."""
+) -> tuple[Any, list[socket.socket]]:
+    """A uvicorn server over both origins and its listening sockets (not started)."""
     import uvicorn
 
     app = OriginRouter(
@@ -708,17 +711,32 @@ def serve_forever(
     config = uvicorn.Config(
         app, log_level=log_level, access_log=False, lifespan="on", timeout_keep_alive=30
     )
-    server = uvicorn.Server(config)
+    return uvicorn.Server(config), sockets
 
-    async def run() -> None:
-        serving = asyncio.create_task(server.serve(sockets=sockets))
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.05)
-        if ready is not None and server.started:
-            ready()
-        await serving
 
-    asyncio.run(run())
+def serve_forever(
+    host: Host,
+    *,
+    addresses: list[str],
+    port: int,
+    task_port: int,
+    tick_interval: float = 1.0,
+    log_level: str = "warning",
+) -> None:
+    """Serve both origins until interrupted (Ctrl+C)."""
+    server, sockets = build_server(
+        host,
+        addresses=addresses,
+        port=port,
+        task_port=task_port,
+        tick_interval=tick_interval,
+        log_level=log_level,
+    )
+    try:
+        asyncio.run(server.serve(sockets=sockets))
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def new_secret_key(path: Path) -> bytes:
@@ -742,6 +760,7 @@ def origin_of(url: str) -> str:
 __all__ = [
     "Host",
     "OriginRouter",
+    "build_server",
     "identity_of",
     "new_secret_key",
     "portal_app",

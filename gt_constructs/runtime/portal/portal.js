@@ -117,6 +117,7 @@
     var status = document.getElementById("work-status");
     status.className = "status";
     status.textContent = "Getting the next task…";
+    status.setAttribute("data-state", "loading");
     api("POST", "/jobs/" + encodeURIComponent(state.job.LabelingJobName) + "/claim").then(function (r) {
       var frame = document.getElementById("task-frame");
       if (r.status !== 200) {
