@@ -106,7 +106,7 @@ def read_manifest(
         where = f"{manifest}:{number}"
         try:
             line = json.loads(raw)
-        except ValueError as error:
+        except json.JSONDecodeError as error:
             problems.append(f"{where}: not JSON ({error.msg} at column {error.colno})")
             continue
         if not isinstance(line, dict):
