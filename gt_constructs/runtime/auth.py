@@ -142,6 +142,10 @@ class Accounts:
         self.link_seconds = link_seconds
         self._hasher = PasswordHasher()
         self._lock = threading.Lock()
+        # Hot-path caches (every request reads its session, every task page its worker);
+        # cleared whenever an account or a session changes.
+        self._sessions: dict[str, tuple[Account, str, float]] = {}
+        self._by_sub: dict[str, Account] = {}
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
@@ -169,13 +173,25 @@ class Accounts:
             return self._get(normalize_email(email))
 
     def by_sub(self, sub: str) -> Account | None:
+        cached = self._by_sub.get(sub)
+        if cached is not None:
+            return cached
         with self._lock:
             row = self._db.execute(
                 "SELECT email, sub, role, teams, password_hash FROM accounts WHERE sub = ?", (sub,)
             ).fetchone()
-        return self._row_account(row) if row else None
+            if row is None:
+                return None
+            account = self._row_account(row)
+            self._by_sub[sub] = account
+        return account
+
+    def _forget(self) -> None:
+        self._sessions.clear()
+        self._by_sub.clear()
 
     def _upsert(self, email: str, role: str, teams: Iterable[str]) -> Account:
+        self._forget()
         existing = self._get(email)
         if existing is not None and existing.role != role:
             raise AuthError(f"{email} is already the {existing.role}", status=409)
@@ -274,6 +290,7 @@ class Accounts:
             self._db.execute(
                 "UPDATE accounts SET password_hash = ? WHERE email = ?", (hashed, address)
             )
+            self._forget()
 
     def sign_in_password(self, email: str, password: str) -> Session:
         """A new session when the password is right; one message for every failure."""
@@ -318,27 +335,33 @@ class Accounts:
             return None
         key = _digest(session_id)
         with self._lock:
-            row = self._db.execute(
-                "SELECT email, csrf, expires FROM sessions WHERE id_hash = ?", (key,)
-            ).fetchone()
-            if row is None:
-                return None
-            if row[2] <= self.clock():
+            cached = self._sessions.get(key)
+            if cached is None:
+                row = self._db.execute(
+                    "SELECT email, csrf, expires FROM sessions WHERE id_hash = ?", (key,)
+                ).fetchone()
+                account = self._get(row[0]) if row else None
+                if row is None or account is None:
+                    return None
+                cached = (account, row[1], row[2])
+                self._sessions[key] = cached
+            account, csrf, expires = cached
+            if expires <= self.clock():
+                self._sessions.pop(key, None)
                 self._db.execute("DELETE FROM sessions WHERE id_hash = ?", (key,))
                 return None
-            account = self._get(row[0])
-        if account is None:
-            return None
-        return Session(session_id, account, row[1], row[2])
+        return Session(session_id, account, csrf, expires)
 
     def sign_out(self, session_id: str) -> None:
         with self._lock:
+            self._sessions.pop(_digest(session_id), None)
             self._db.execute("DELETE FROM sessions WHERE id_hash = ?", (_digest(session_id),))
 
     def purge_expired(self) -> int:
         """Delete expired sessions and links; returns how many rows went."""
         now = self.clock()
         with self._lock:
+            self._forget()
             gone = self._db.execute("DELETE FROM sessions WHERE expires <= ?", (now,)).rowcount
             gone += self._db.execute(
                 "DELETE FROM sign_in_links WHERE expires <= ?", (now,)
