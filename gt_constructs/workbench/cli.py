@@ -171,16 +171,37 @@ def _add_consolidate(commands: _Commands, task_types: str) -> None:
 def _add_simulate(commands: _Commands, task_types: str) -> None:
     simulate = commands.add_parser(
         "simulate",
-        help="run the whole workflow with synthetic workers",
+        help="run the whole workflow with synthetic workers (or drive a running server)",
         description="Generated manifest -> pre-annotation -> template -> synthetic answers of "
-        "known quality -> post-annotation -> output manifest; prints accuracy and recovered skill.",
+        "known quality -> post-annotation -> output manifest; prints accuracy and recovered skill. "
+        "With --against URL --data DIR: K simulated workers sign in to a running "
+        "`gt-constructs serve` and label its job over HTTP until it completes.",
+    )
+    simulate.add_argument(
+        "--against",
+        metavar="URL",
+        help="the portal URL of a running `gt-constructs serve` (with --data and --workers)",
+    )
+    simulate.add_argument(
+        "--data", metavar="DIR", help="with --against: the serve's --data folder (its tokens)"
+    )
+    simulate.add_argument(
+        "--accuracy",
+        type=float,
+        default=0.85,
+        help="with --against: how often a simulated worker is right (default 0.85)",
+    )
+    simulate.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="with --against: give up after this many seconds (default 600)",
     )
     simulate.add_argument(
         "--task-type",
-        required=True,
         help="IMAGE_CLASSIFICATION, TEXT_CLASSIFICATION, IMAGE_MULTI_LABEL, TEXT_MULTI_LABEL, BOUNDING_BOX or NAMED_ENTITY",
     )
-    simulate.add_argument("--objects", type=int, required=True, help="number of data objects")
+    simulate.add_argument("--objects", type=int, help="number of data objects")
     simulate.add_argument("--workers", type=int, required=True, help="number of workers")
     simulate.add_argument(
         "--spammers",
