@@ -164,9 +164,9 @@ def _use_this_checkouts_lambda_src() -> None:
     name = "gt_constructs.lambda_src"
     here = REPO / "lambda_src"
     spec = importlib.util.find_spec(name)
-    if spec and spec.submodule_search_locations:
-        if Path(list(spec.submodule_search_locations)[0]).resolve() == here:
-            return
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if locations and Path(locations[0]).resolve() == here:
+        return
     spec = importlib.util.spec_from_file_location(
         name, here / "__init__.py", submodule_search_locations=[str(here)]
     )
