@@ -174,7 +174,7 @@ def _use_this_checkouts_lambda_src() -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    gt_constructs.lambda_src = module  # type: ignore[attr-defined]
+    gt_constructs.lambda_src = module
 
 
 def main(argv: list[str] | None = None) -> int:
