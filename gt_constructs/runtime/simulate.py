@@ -178,9 +178,8 @@ class Simulation:
                 f"{token_file} not found: --data must be the folder `gt-constructs serve --data` "
                 "keeps its state in"
             )
-        self.requester = _client(
-            self.portal, authorization="Bearer " + token_file.read_text().strip()
-        )
+        self.token_file = token_file
+        self.requester = self._requester_client()
         self.job = job or self._running_job()
         self.figures = Figures()
         self._shape: AnswerShape | None = None
@@ -189,6 +188,27 @@ class Simulation:
         self._errors: list[str] = []
 
     # -- requester side ----------------------------------------------------------------------
+    def _requester_client(self, wait: float = 60.0) -> Any:
+        """A client with the requester's token; waits while the server is still starting
+        (no answer yet, or the token file being written)."""
+        deadline = time.monotonic() + wait
+        while True:
+            token = self.token_file.read_text().strip()
+            client = _client(self.portal, authorization="Bearer " + token)
+            try:
+                if token and client.get("/api/requester/jobs").status_code == 200:
+                    return client
+            except Exception as error:  # not listening yet
+                if time.monotonic() > deadline:
+                    raise SimulationError(f"no server at {self.portal} ({error})") from None
+            if time.monotonic() > deadline:
+                raise SimulationError(
+                    f"the requester's token in {self.token_file} is refused by {self.portal}: "
+                    "is --data the folder of the server at --against?"
+                )
+            client.close()
+            time.sleep(0.5)
+
     def _running_job(self) -> str:
         jobs = _expect(self.requester.get("/api/requester/jobs"), [200], "listing jobs").json()
         running = [j for j in jobs.get("jobs", []) if j.get("LabelingJobStatus") == "InProgress"]
