@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ._annotation import skill as skill_module
 from .model import (
@@ -727,11 +727,21 @@ class SqliteSkillStore:
     *added* (an upsert that sums), as DynamoDB's ``ADD`` does.
     """
 
+    #: Connections by file, shared by every store of this process on that file: a store made
+    #: per invocation (one per batch) opens no new connection.
+    _shared: ClassVar[dict[str, _Connections]] = {}
+    _shared_lock = threading.Lock()
+
     def __init__(self, path: str | os.PathLike[str], table_name: str = "skill") -> None:
-        self.path = Path(path)
+        self.path = Path(path).resolve()
         self.table_name = table_name
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connections = _Connections(str(self.path), "NORMAL", 30.0)
+        with SqliteSkillStore._shared_lock:
+            connections = SqliteSkillStore._shared.get(str(self.path))
+            if connections is None:
+                connections = _Connections(str(self.path), "NORMAL", 30.0)
+                SqliteSkillStore._shared[str(self.path)] = connections
+        self._connections = connections
         db = self._connections.get()
         db.execute(
             "CREATE TABLE IF NOT EXISTS worker_skill (tbl TEXT NOT NULL, scope TEXT NOT NULL, "
@@ -783,6 +793,8 @@ class SqliteSkillStore:
         db.execute("COMMIT")
 
     def close(self) -> None:
+        with SqliteSkillStore._shared_lock:
+            SqliteSkillStore._shared.pop(str(self.path), None)
         self._connections.close()
 
 

@@ -405,3 +405,21 @@ def test_engine_accepts_any_invoker_following_the_protocol(tmp_path):
     item = setup.store.get_object("pets", 0)
     assert item.status == "failed"
     assert "no entry" in item.failure_reason
+
+
+def test_worker_skill_persists_across_restarts_and_stores_share_connections(tmp_path):
+    from gt_constructs.lambda_src.gt_annotation.model import WorkerSkill
+    from gt_constructs.lambda_src.gt_runtime.sqlite_store import SqliteSkillStore
+
+    first = SqliteSkillStore(tmp_path / "skill.db", "T")
+    first.add("job#x", {"w": WorkerSkill("w", confusion={(0, 1): 2.0}, agreements=1.0, scored=2.0)})
+    first.add("job#x", {"w": WorkerSkill("w", agreements=1.0, scored=1.0)})
+    again = SqliteSkillStore(tmp_path / "skill.db", "T")
+    assert again._connections is first._connections
+    first.close()
+    reopened = SqliteSkillStore(tmp_path / "skill.db", "T")
+    loaded = reopened.load("job#x", ["w", "nobody"])
+    assert list(loaded) == ["w"]
+    assert (loaded["w"].agreements, loaded["w"].scored) == (2.0, 3.0)
+    assert loaded["w"].confusion == {(0, 1): 2.0}
+    assert SqliteSkillStore(tmp_path / "skill.db", "other").load("job#x", ["w"]) == {}
