@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"{objects} objects x 3 workers, {workers} concurrent simulated workers ...")
         many = _run(folder / "many", objects=objects, per_object=3, workers=workers, port=args.port)
+        print(json.dumps(many, indent=2), flush=True)  # kept even if the next run fails
         print(f"single worker, {single_objects} objects x 1 ...")
         one = _run(
             folder / "one", objects=single_objects, per_object=1, workers=1, port=args.port + 2
