@@ -7,6 +7,7 @@ rendering, pre-annotation, consensus) on your machine, without AWS::
     gt-constructs preview TEMPLATE (--data-object JSON | --manifest FILE [--line N]) --out page.html
     gt-constructs consolidate MANIFEST --task-type T --label-attribute A [--out F] [--report R]
     gt-constructs simulate --task-type T --objects N --workers K [--spammers P] [--seed S]
+    gt-constructs serve --data DIR (--manifest FILE --task-type T --labels L ... | --app CMD)
 
 Each command lives in its own module of this package (``validate``, ``preview``,
 ``consolidate``, ``simulate``; ``report`` draws the label-quality report). See
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rendering and consolidation code as the construct and its Lambdas, without AWS.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_validate, _add_preview, _add_consolidate, _add_simulate):
+    for add in (_add_validate, _add_preview, _add_consolidate, _add_simulate, _add_serve):
         add(commands, task_types)
     return parser
 
@@ -170,16 +171,37 @@ def _add_consolidate(commands: _Commands, task_types: str) -> None:
 def _add_simulate(commands: _Commands, task_types: str) -> None:
     simulate = commands.add_parser(
         "simulate",
-        help="run the whole workflow with synthetic workers",
+        help="run the whole workflow with synthetic workers (or drive a running server)",
         description="Generated manifest -> pre-annotation -> template -> synthetic answers of "
-        "known quality -> post-annotation -> output manifest; prints accuracy and recovered skill.",
+        "known quality -> post-annotation -> output manifest; prints accuracy and recovered skill. "
+        "With --against URL --data DIR: K simulated workers sign in to a running "
+        "`gt-constructs serve` and label its job over HTTP until it completes.",
+    )
+    simulate.add_argument(
+        "--against",
+        metavar="URL",
+        help="the portal URL of a running `gt-constructs serve` (with --data and --workers)",
+    )
+    simulate.add_argument(
+        "--data", metavar="DIR", help="with --against: the serve's --data folder (its tokens)"
+    )
+    simulate.add_argument(
+        "--accuracy",
+        type=float,
+        default=0.85,
+        help="with --against: how often a simulated worker is right (default 0.85)",
+    )
+    simulate.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="with --against: give up after this many seconds (default 600)",
     )
     simulate.add_argument(
         "--task-type",
-        required=True,
         help="IMAGE_CLASSIFICATION, TEXT_CLASSIFICATION, IMAGE_MULTI_LABEL, TEXT_MULTI_LABEL, BOUNDING_BOX or NAMED_ENTITY",
     )
-    simulate.add_argument("--objects", type=int, required=True, help="number of data objects")
+    simulate.add_argument("--objects", type=int, help="number of data objects")
     simulate.add_argument("--workers", type=int, required=True, help="number of workers")
     simulate.add_argument(
         "--spammers",
@@ -205,6 +227,22 @@ def _add_simulate(commands: _Commands, task_types: str) -> None:
         "--verbose", action="store_true", help="print every answer the consensus left out"
     )
     simulate.set_defaults(module="simulate")
+
+
+def _add_serve(commands: _Commands, task_types: str) -> None:
+    from ..runtime.arguments import add_arguments
+
+    serve = commands.add_parser(
+        "serve",
+        help="run a labeling job on this machine: the worker portal in the browser",
+        description="Run one labeling job without Ground Truth: the job from flags (--manifest, "
+        "--template, --task-type, --labels) or from your CDK app (--app), the worker portal "
+        "and the requester's page in the browser, Ground Truth's output under DIR/output/. "
+        "Prints the portal's URL and the sign-in links; run again with the same --data to "
+        "resume.",
+    )
+    add_arguments(serve, task_types)
+    serve.set_defaults(module=".runtime.serve")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

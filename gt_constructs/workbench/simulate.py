@@ -657,6 +657,17 @@ def print_result(result: SimulationResult, stream: TextIO) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "against", None) or getattr(args, "data", None):
+        if not args.data:
+            raise WorkbenchError("--against needs --data DIR (the serve's --data folder)")
+        from ..runtime.simulate import run as run_against
+
+        return run_against(args)
+    if not args.task_type or args.objects is None:
+        raise WorkbenchError(
+            "simulate needs --task-type and --objects (or --against URL --data DIR to drive a "
+            "running server)"
+        )
     task_type = parse_task_type(args.task_type)
     result = simulate(
         task_type,
