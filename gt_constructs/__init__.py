@@ -24,6 +24,8 @@ _EXPORTS = {
     "ManifestFromS3Prefix": "job.manifest",
     "PayloadAccess": "job.role",
     "PrivateWorkteam": "workteam",
+    "Runtime": "runtime.aws.kind",
+    "SelfHostedRuntime": "runtime.aws",
     "SkillScope": "job.skill_table",
     "TaskType": "task_type",
     "TemplateError": "template",
@@ -42,6 +44,8 @@ __all__ = [
     "ManifestFromS3Prefix",
     "PayloadAccess",
     "PrivateWorkteam",
+    "Runtime",
+    "SelfHostedRuntime",
     "SkillScope",
     "TaskType",
     "TemplateError",
@@ -72,6 +76,7 @@ if TYPE_CHECKING:
     from .job.role import PayloadAccess
     from .job.runner import LabelingJobRunner
     from .job.skill_table import SkillScope
+    from .runtime.aws import Runtime, SelfHostedRuntime
     from .task_type import DataKind, TaskType
     from .template import TemplateError, WorkerTemplate
     from .validation import ConfigurationError

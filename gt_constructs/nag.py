@@ -11,6 +11,7 @@ a finding and stops synth, so a new wildcard always needs a new reason.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -43,6 +44,9 @@ def render(value: Any) -> str:
             return re.sub(r"\$\{([^}]+)\}", r"<\1>", arg)
         if fn == "Fn::Join" and isinstance(arg, list) and len(arg) == 2:
             return str(arg[0]).join(render(part) for part in arg[1])
+    if isinstance(value, dict | list):
+        # Any other intrinsic (Fn::Select, Fn::Split...): cdk-nag writes its compact JSON.
+        return json.dumps(value, separators=(",", ":"))
     return str(value)
 
 

@@ -28,6 +28,9 @@ from ..dataset import Dataset, DatasetBinding
 from ..lambda_src.gt_annotation import contract
 from ..log_groups import JobLogs
 from ..nag import acknowledge_bucket_deployment_provider
+from ..runtime.aws import Runtime, SelfHostedRuntime
+from ..runtime.aws.binding import run_on, self_hosted_runtime
+from ..runtime.aws.job import SelfHostedJobResource, SelfHostedRunner
 from ..task_type import TaskType
 from ..template import WorkerTemplate
 from ..validation import Problems
@@ -135,6 +138,11 @@ class CustomLabelingJob(Construct):
     :param access_logs_bucket: where created buckets write S3 access logs. Default: none.
     :param log_retention: retention of every log group of the job (functions, runner,
         uploads). Default: one month.
+    :param runtime: where the job runs: ``Runtime.GROUND_TRUTH``, or
+        ``Runtime.SELF_HOSTED`` (the library's labeling runtime in this stack, shared
+        by its self-hosted jobs; the team must be a ``PrivateWorkteam(...,
+        runtime=Runtime.SELF_HOSTED)``), or a ``SelfHostedRuntime`` to run on.
+        Default: GROUND_TRUTH.
     """
 
     def __init__(
@@ -178,6 +186,7 @@ class CustomLabelingJob(Construct):
         notification_emails: Sequence[str] = (),
         access_logs_bucket: s3.IBucket | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        runtime: Runtime | SelfHostedRuntime = Runtime.GROUND_TRUTH,
     ) -> None:
         # Every prop by name (nothing else is defined yet), judged as one: wrong types too.
         props = {name: value for name, value in dict(locals()).items() if name in EXPECTED}
@@ -185,7 +194,17 @@ class CustomLabelingJob(Construct):
         self.settings = settings = JobSettings.from_props(props)
         self.template = checked_template(self, template, dataset)
         answer_name = validated_template(self, dataset)
-        warn_closed_to_new_customers(self)
+        #: The self-hosted runtime the job runs on; None: Ground Truth runs it.
+        self.self_hosted_runtime = self_hosted_runtime(
+            self,
+            runtime,
+            workteam,
+            encryption_key=encryption_key,
+            removal_policy=removal_policy,
+            log_retention=log_retention,
+        )
+        if self.self_hosted_runtime is None:
+            warn_closed_to_new_customers(self)
 
         self.encryption_key = encryption_key
         self.log_settings = job_logs(self, log_retention, removal_policy)
@@ -240,8 +259,21 @@ class CustomLabelingJob(Construct):
 
         self.request = job_request(self, workteam)
         self.create_labeling_job_request: dict[str, Any] = self.request.render()
-        self.job: LabelingJobResource | None = None
-        if start_on_deploy:
+        self.job: LabelingJobResource | SelfHostedJobResource | None = None
+        if self.self_hosted_runtime is not None:
+            run_on(self.self_hosted_runtime, self, binding, (input_bucket, output_bucket))
+        if start_on_deploy and self.self_hosted_runtime is not None:
+            self.job = SelfHostedJobResource(
+                self,
+                "Job",
+                runtime=self.self_hosted_runtime,
+                request=self.create_labeling_job_request,
+                job_name_prefix=self.job_name_prefix,
+                stop_replaced_jobs=stop_replaced_jobs,
+                removal_policy=removal_policy,
+                dependencies=job_dependencies(self, workteam, binding),
+            )
+        elif start_on_deploy:
             self.job = LabelingJobResource(
                 self,
                 "Job",
@@ -315,13 +347,25 @@ class CustomLabelingJob(Construct):
 
     def _operations(self, emails: Sequence[str], key: kms.IKey | None) -> None:
         """Another batch on demand (the runner), and watching the job (monitoring)."""
-        self.runner = LabelingJobRunner(
-            self,
-            "Runner",
-            request=self.request,
-            job_name_prefix=self.job_name_prefix,
-            execution_role=self.execution_role,
-            log_settings=self.log_settings,
+        runtime = self.self_hosted_runtime
+        self.runner: LabelingJobRunner | SelfHostedRunner = (
+            SelfHostedRunner(
+                self,
+                "Runner",
+                runtime=runtime,
+                request=self.request,
+                job_name_prefix=self.job_name_prefix,
+                log_settings=self.log_settings,
+            )
+            if runtime is not None
+            else LabelingJobRunner(
+                self,
+                "Runner",
+                request=self.request,
+                job_name_prefix=self.job_name_prefix,
+                execution_role=self.execution_role,
+                log_settings=self.log_settings,
+            )
         )
         self.monitoring = LabelingJobMonitoring(
             self,
@@ -332,6 +376,7 @@ class CustomLabelingJob(Construct):
             state_machine=self.runner.state_machine,
             notification_emails=list(emails),
             encryption_key=key,
+            **({"event_source": runtime.event_source} if runtime is not None else {}),
         )
 
     # -- for consumers ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ..runtime.aws.kind import Runtime
 from .imported import ImportedWorkteam, IWorkteam
 from .settings import DEFAULT_DESCRIPTION, DEFAULT_WORKFORCE_NAME, WorkteamSettings, short_digest
 from .workforce import ExistingWorkforce, NewWorkforce, Workforce
@@ -44,6 +45,13 @@ class PrivateWorkteam(Construct):
             user_pool_client_id="1example23456789",
             worker_emails=["ana@example.com"],
         )
+
+    Self-hosted (``runtime=Runtime.SELF_HOSTED``, for jobs on the library's own
+    labeling runtime): the pool, its domain, the team's group and the workers only;
+    no SageMaker workforce or workteam, no task-notification topic. The team is
+    still named by ``workteam_arn`` (a SageMaker-shaped ARN whose last part is the
+    group's name), which is how the runtime knows the team; no such SageMaker
+    resource exists.
 
     Workers: each address in ``worker_emails`` becomes a Cognito user (username =
     the address, invitation e-mailed with a temporary password) in the team's
@@ -75,6 +83,7 @@ class PrivateWorkteam(Construct):
         subscribe_workers: bool = True,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_WEEK,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        runtime: Runtime = Runtime.GROUND_TRUTH,
     ) -> None:
         """
         :param workteam_name: the workteam's name, unique in the account and region
@@ -107,6 +116,9 @@ class PrivateWorkteam(Construct):
             (each confirms once). Default: true.
         :param log_retention: retention of the helper functions' logs. Default: one week.
         :param removal_policy: of the user pool and the topic's key. Default: RETAIN.
+        :param runtime: ``Runtime.SELF_HOSTED`` makes no SageMaker workforce, workteam or
+            notification topic (the jobs of the team run on ``SelfHostedRuntime``); an
+            existing pool then needs no app client. Default: GROUND_TRUTH.
         """
         super().__init__(scope, construct_id)
         settings = WorkteamSettings(
@@ -121,9 +133,11 @@ class PrivateWorkteam(Construct):
             workforce_name=workforce_name,
             source_ip_cidrs=tuple(source_ip_cidrs),
             domain_prefix=domain_prefix,
+            self_hosted=runtime is Runtime.SELF_HOSTED,
         )
         settings.validate(f"PrivateWorkteam {self.node.path}")
         self.workteam_name: str = settings.workteam_name
+        self.runtime = runtime
 
         workforce = self._workforce(
             settings,
@@ -141,12 +155,22 @@ class PrivateWorkteam(Construct):
         self._expose(workforce)
         self.notification_topic: sns.ITopic | None = None
         self.notification_key: kms.IKey | None = None
-        if notifications:
-            self.notification_topic, self.notification_key = _notifications(
-                self, settings.workteam_name, removal_policy
+        self.workteam: sagemaker.CfnWorkteam | None = None
+        if runtime is Runtime.SELF_HOSTED:
+            # The team's name in an ARN of the shape jobs expect; the runtime reads the
+            # last part (the group). No SageMaker workteam of that name is made.
+            self.workteam_arn: str = Stack.of(self).format_arn(
+                service="sagemaker",
+                resource="workteam",
+                resource_name=f"private-crowd/{settings.workteam_name}",
             )
-        self.workteam = self._workteam(settings, workforce)
-        self.workteam_arn: str = self.workteam.attr_workteam_arn
+        else:
+            if notifications:
+                self.notification_topic, self.notification_key = _notifications(
+                    self, settings.workteam_name, removal_policy
+                )
+            self.workteam = self._workteam(settings, workforce)
+            self.workteam_arn = self.workteam.attr_workteam_arn
         self.workers: list[cognito.CfnUserPoolUser] = self._workers(
             settings, workforce, subscribe=subscribe_workers
         )
@@ -205,7 +229,7 @@ class PrivateWorkteam(Construct):
     def _expose(self, workforce: Workforce) -> None:
         """The workforce's parts as the team's attributes (None where an existing one has none)."""
         self.user_pool: cognito.IUserPool = workforce.user_pool
-        self.user_pool_client_id: str = workforce.user_pool_client_id
+        self.user_pool_client_id: str | None = workforce.user_pool_client_id
         self.user_pool_domain: cognito.UserPoolDomain | None = workforce.user_pool_domain
         self.workforce: sagemaker.CfnWorkforce | None = workforce.resource
         self.client_configuration: CustomResource | None = workforce.client_configuration
@@ -213,6 +237,7 @@ class PrivateWorkteam(Construct):
         self.portal_url: str | None = workforce.portal_url
 
     def _workteam(self, settings: WorkteamSettings, workforce: Workforce) -> sagemaker.CfnWorkteam:
+        assert self.user_pool_client_id is not None
         workteam = sagemaker.CfnWorkteam(
             self,
             "Resource",
@@ -296,7 +321,8 @@ class PrivateWorkteam(Construct):
         return user
 
     def _outputs(self) -> None:
-        CfnOutput(self, "WorkteamArn", value=self.workteam_arn, description="Workteam ARN")
+        if self.workteam is not None:
+            CfnOutput(self, "WorkteamArn", value=self.workteam_arn, description="Workteam ARN")
         CfnOutput(self, "WorkteamName", value=self.workteam_name, description="Workteam name")
         CfnOutput(
             self, "UserPoolId", value=self.user_pool.user_pool_id, description="Workers' pool"

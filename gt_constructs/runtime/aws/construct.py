@@ -1,0 +1,488 @@
+"""``SelfHostedRuntime``: the library's labeling runtime as a serverless stack.
+
+One runtime serves every self-hosted job of a stack that shares a user pool (a job
+points at one, or the stack's own is made on demand: ``SelfHostedRuntime.of``):
+
+- a DynamoDB table (on demand, point-in-time recovery, the customer key when given)
+  holding jobs, objects, tasks, leases, answers and batches (``gt_runtime.dynamo_store``);
+- the engine's handlers on Lambda, the same ``lambda_src`` code as on one machine:
+  ``Api`` (the portal's JSON API), ``TaskPages`` (task pages and the Mechanical Turk
+  submit endpoint, with the renderer layer), ``Steps`` (the state machine's steps) and
+  ``Lifecycle`` (the jobs' custom resource);
+- an HTTP API: ``/api/*`` behind a JWT authorizer on the workforce's user pool,
+  everything else (task pages) on the API's own domain, an origin of its own;
+- the portal (``portal.Portal``): S3 + CloudFront with origin access control, signing
+  in through the pool's hosted UI (authorization code + PKCE);
+- the job state machine (``machine.py``) and the jobs' state-change events on
+  EventBridge, Ground Truth's detail-type and detail under ``EVENT_SOURCE``.
+
+Each job adds its own grants (``add_job``): its buckets' prefixes, its keys, its
+annotation functions; nothing of another job's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct, IConstruct
+
+from ...functions import annotation_function
+from ...lambda_src.gt_runtime import aws_contract as contract
+from ...log_groups import JobLogs
+from ...nag import S3_GRANT_REASONS, acknowledge, acknowledge_wildcards
+from ...validation import ConfigurationError
+from .machine import job_definition
+from .portal import Portal
+from .renderer import renderer_layer
+
+#: Construct id of the stack's shared runtime (made by the first self-hosted job).
+SHARED_ID = "LabelingRuntime"
+
+
+class SelfHostedRuntime(Construct):
+    """The labeling runtime on AWS, shared by the self-hosted jobs that point at it.
+
+    Usually made on demand by ``CustomLabelingJob(..., runtime=Runtime.SELF_HOSTED)``
+    (one per stack); make one yourself to choose its props or to serve jobs of a pool
+    the stack does not create::
+
+        runtime = SelfHostedRuntime(self, "Runtime", user_pool=pool, user_pool_domain=domain)
+        CustomLabelingJob(self, "Job", ..., runtime=runtime)
+
+    Who may act as the requester (status, answers, output, stop, workers): the members
+    of the pool's group ``requester_group_name``, which the runtime creates.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        user_pool: cognito.IUserPool,
+        user_pool_domain: cognito.IUserPoolDomain,
+        requester_group_name: str = contract.DEFAULT_REQUESTER_GROUP,
+        encryption_key: kms.IKey | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        access_logs_bucket: s3.IBucket | None = None,
+    ) -> None:
+        """
+        :param user_pool: the workforce's pool; its groups are the workteams.
+        :param user_pool_domain: the pool's hosted-UI domain (sign-in pages).
+        :param requester_group_name: the pool's group whose members are requesters.
+            Default: ``labeling-requesters``.
+        :param encryption_key: encrypts the table and the function logs.
+            Default: - AWS-managed encryption.
+        :param removal_policy: of the table and the logs. Default: RETAIN.
+        :param log_retention: of every log group of the runtime. Default: one month.
+        :param access_logs_bucket: where the portal's bucket logs reads. Default: - none.
+        """
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.user_pool = user_pool
+        self.encryption_key = encryption_key
+        self.event_source = contract.EVENT_SOURCE
+        self.log_settings = JobLogs(
+            retention=log_retention, removal_policy=removal_policy, encryption_key=encryption_key
+        )
+        self.table = self._table(encryption_key, removal_policy)
+        self.requester_group = cognito.CfnUserPoolGroup(
+            self,
+            "Requesters",
+            user_pool_id=user_pool.user_pool_id,
+            group_name=requester_group_name,
+            description="Requesters of the self-hosted labeling runtime (status, output, stop)",
+        )
+        environment = {
+            contract.ENV_TABLE: self.table.table_name,
+            contract.ENV_EVENT_SOURCE: contract.EVENT_SOURCE,
+            contract.ENV_REQUESTER_GROUP: requester_group_name,
+            contract.ENV_ISSUER: (
+                f"https://cognito-idp.{stack.region}.{stack.url_suffix}/{user_pool.user_pool_id}"
+            ),
+        }
+        self.api_function = self._function(
+            "Api", contract.API_HANDLER, "the portal's JSON API", environment, memory=512
+        )
+        self.task_function = self._function(
+            "TaskPages",
+            contract.TASK_PAGE_HANDLER,
+            "task pages and the Mechanical Turk submit endpoint",
+            environment,
+            memory=1024,
+        )
+        self.task_function.add_layers(renderer_layer(self, "RendererLayer"))
+        self.steps_function = self._function(
+            "Steps",
+            contract.STEPS_HANDLER,
+            "the job state machine's steps (initialize, pre-annotate, tick, fail)",
+            environment,
+            memory=1024,
+            timeout=Duration.minutes(10),
+        )
+        self.state_machine = self._state_machine()
+        self.lifecycle_function = self._function(
+            "Lifecycle",
+            contract.LIFECYCLE_HANDLER,
+            "labeling job lifecycle on the self-hosted runtime (start, replace, stop)",
+            {**environment, contract.ENV_STATE_MACHINE: self.state_machine.state_machine_arn},
+            memory=256,
+            timeout=Duration.minutes(2),
+        )
+        self.state_machine.grant_start_execution(self.lifecycle_function)
+        self.lifecycle_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution"],
+                resources=[
+                    stack.format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{self.state_machine.state_machine_name}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        for function in self.functions:
+            self.table.grant_read_write_data(function)
+        for function in (self.steps_function, self.lifecycle_function, self.api_function):
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["events:PutEvents"],
+                    resources=[
+                        stack.format_arn(
+                            service="events", resource="event-bus", resource_name="default"
+                        )
+                    ],
+                    conditions={"StringEquals": {"events:source": contract.EVENT_SOURCE}},
+                )
+            )
+        self.api = self._api()
+        self.portal = Portal(
+            self,
+            "Portal",
+            api=self.api,
+            user_pool=user_pool,
+            sign_in_domain=(
+                f"https://{user_pool_domain.domain_name}.auth.{stack.region}.amazoncognito.com"
+            ),
+            encryption_key=encryption_key,
+            removal_policy=removal_policy,
+            log_settings=self.log_settings,
+            access_logs_bucket=access_logs_bucket,
+        )
+        self._routes()
+        self.portal_url = self.portal.url
+        self.task_origin = self.api.api_endpoint
+        self._acknowledge()
+        CfnOutput(self, "PortalUrl", value=self.portal_url, description="Labeling portal")
+        CfnOutput(self, "TaskOrigin", value=self.task_origin, description="Task pages' origin")
+        CfnOutput(self, "TableName", value=self.table.table_name, description="Runtime table")
+
+    # -- the stack's shared runtime ----------------------------------------------------------
+    @staticmethod
+    def of(
+        scope: IConstruct,
+        workteam: Any,
+        *,
+        encryption_key: kms.IKey | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> SelfHostedRuntime:
+        """The stack's shared runtime for ``workteam``'s pool, made by the first job that asks
+        (with that job's key, removal policy and log retention)."""
+        stack = Stack.of(scope)
+        existing = stack.node.try_find_child(SHARED_ID)
+        pool = getattr(workteam, "user_pool", None)
+        domain = getattr(workteam, "user_pool_domain", None)
+        if isinstance(existing, SelfHostedRuntime):
+            if pool is not None and existing.user_pool.node.path != pool.node.path:
+                raise ConfigurationError(
+                    f"CustomLabelingJob {scope.node.path}",
+                    [
+                        "runtime=Runtime.SELF_HOSTED: the stack's shared runtime serves the "
+                        f"user pool {existing.user_pool.node.path}, and this job's workteam is "
+                        f"of {pool.node.path}; make a SelfHostedRuntime(user_pool=..., "
+                        "user_pool_domain=...) for that pool and pass runtime=<it>"
+                    ],
+                )
+            return existing
+        if pool is None or domain is None:
+            raise ConfigurationError(
+                f"CustomLabelingJob {scope.node.path}", [missing_pool_message(workteam)]
+            )
+        return SelfHostedRuntime(
+            stack,
+            SHARED_ID,
+            user_pool=pool,
+            user_pool_domain=domain,
+            encryption_key=encryption_key,
+            removal_policy=removal_policy,
+            log_retention=log_retention,
+        )
+
+    # -- parts ---------------------------------------------------------------------------------
+    @property
+    def functions(self) -> list[lambda_.Function]:
+        return [
+            self.api_function,
+            self.task_function,
+            self.steps_function,
+            self.lifecycle_function,
+        ]
+
+    def _table(self, key: kms.IKey | None, removal_policy: RemovalPolicy) -> dynamodb.Table:
+        string = dynamodb.AttributeType.STRING
+        table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=contract.PK, type=string),
+            sort_key=dynamodb.Attribute(name=contract.SK, type=string),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=(
+                dynamodb.TableEncryption.CUSTOMER_MANAGED
+                if key
+                else dynamodb.TableEncryption.AWS_MANAGED
+            ),
+            encryption_key=key,
+            deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+            removal_policy=removal_policy,
+        )
+        for index, (pk, sk) in contract.INDEXES.items():
+            table.add_global_secondary_index(
+                index_name=index,
+                partition_key=dynamodb.Attribute(name=pk, type=string),
+                sort_key=dynamodb.Attribute(name=sk, type=string),
+            )
+        return table
+
+    def _function(
+        self,
+        construct_id: str,
+        handler: str,
+        what: str,
+        environment: dict[str, str],
+        *,
+        memory: int,
+        timeout: Duration | None = None,
+    ) -> lambda_.Function:
+        settings = self.log_settings
+        return annotation_function(
+            self,
+            construct_id,
+            handler=handler,
+            description=f"Self-hosted labeling runtime: {what}",
+            environment=environment,
+            memory_size=memory,
+            timeout=timeout or Duration.seconds(30),
+            log_retention=settings.retention,
+            removal_policy=settings.removal_policy,
+            encryption_key=settings.encryption_key,
+        )
+
+    def _state_machine(self) -> sfn.StateMachine:
+        log_group = logs.LogGroup(
+            self,
+            "JobMachineLogs",
+            retention=self.log_settings.retention,
+            removal_policy=self.log_settings.removal_policy,
+            encryption_key=self.log_settings.encryption_key,
+        )
+        machine = sfn.StateMachine(
+            self,
+            "JobMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(
+                job_definition(self, self.steps_function)
+            ),
+            # A job waits for workers up to 30 days (TaskAvailabilityLifetimeInSeconds);
+            # an execution hands over to a new one long before the 1-year limit.
+            timeout=Duration.days(45),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
+            ),
+        )
+        # ContinueAsNew starts this machine by $$.StateMachine.Id: a policy of its own,
+        # so the machine does not depend on a statement that names it.
+        iam.Policy(
+            self,
+            "JobMachineContinuesItself",
+            roles=[machine.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["states:StartExecution"], resources=[machine.state_machine_arn]
+                )
+            ],
+        )
+        return machine
+
+    def _api(self) -> apigw.HttpApi:
+        api = apigw.HttpApi(
+            self,
+            "HttpApi",
+            description="Self-hosted labeling runtime: portal API and task pages",
+            create_default_stage=True,
+        )
+        log_group = logs.LogGroup(
+            self,
+            "ApiAccessLogs",
+            retention=self.log_settings.retention,
+            removal_policy=self.log_settings.removal_policy,
+            encryption_key=self.log_settings.encryption_key,
+        )
+        stage = api.default_stage
+        assert stage is not None
+        cfn_stage = stage.node.default_child
+        assert isinstance(cfn_stage, apigw.CfnStage)
+        cfn_stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
+            destination_arn=log_group.log_group_arn,
+            format=(
+                '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+                '"time":"$context.requestTime","method":"$context.httpMethod",'
+                '"route":"$context.routeKey","status":"$context.status",'
+                '"latency":"$context.responseLatency","error":"$context.authorizer.error"}'
+            ),
+        )
+        cfn_stage.default_route_settings = apigw.CfnStage.RouteSettingsProperty(
+            throttling_burst_limit=500, throttling_rate_limit=200
+        )
+        return api
+
+    def _routes(self) -> None:
+        authorizer = authorizers.HttpUserPoolAuthorizer(
+            "Workers", self.user_pool, user_pool_clients=[self.portal.client]
+        )
+        api_integration = integrations.HttpLambdaIntegration("ApiIntegration", self.api_function)
+        self.api.add_routes(
+            path="/api/{proxy+}",
+            methods=[apigw.HttpMethod.ANY],
+            integration=api_integration,
+            authorizer=authorizer,
+        )
+        task_integration = integrations.HttpLambdaIntegration("TaskIntegration", self.task_function)
+        self.task_routes = self.api.add_routes(
+            path="/{proxy+}",
+            methods=[apigw.HttpMethod.GET, apigw.HttpMethod.POST],
+            integration=task_integration,
+        )
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def add_job(
+        self,
+        *,
+        read: Sequence[tuple[s3.IBucket, str]],
+        template: tuple[s3.IBucket, str],
+        output_bucket: s3.IBucket,
+        output_prefix: str,
+        functions: Sequence[lambda_.IFunction],
+        encryption_keys: Sequence[kms.IKey],
+    ) -> None:
+        """Let the runtime run one job: exactly that job's objects, prefixes, keys, functions.
+
+        ``read``: (bucket, key pattern) of the manifest, data and label categories;
+        ``template``: the worker template's (bucket, key).
+        """
+        output = output_bucket.arn_for_objects(f"{output_prefix}*")
+        reads = sorted({bucket.arn_for_objects(pattern) for bucket, pattern in read}, key=str)
+        template_arn = template[0].arn_for_objects(template[1])
+        # Steps: manifest, categories, output (write and read); invokes the job's functions.
+        _allow(self.steps_function, ["s3:GetObject"], [*reads, template_arn])
+        _allow(self.steps_function, ["s3:GetObject", "s3:PutObject"], [output])
+        for function in functions:
+            function.grant_invoke(self.steps_function)
+        # Task pages: the template, the dataset (signed data URLs reach nothing else),
+        # and the worker-response files a submit writes.
+        _allow(self.task_function, ["s3:GetObject"], [*reads, template_arn])
+        _allow(self.task_function, ["s3:GetObject", "s3:PutObject"], [output])
+        # API: the requester reads the output (manifest, answers); submits write responses.
+        _allow(self.api_function, ["s3:GetObject", "s3:PutObject"], [output])
+        # Lifecycle: a stop writes the output manifest.
+        _allow(self.lifecycle_function, ["s3:GetObject", "s3:PutObject"], [output])
+        for key in encryption_keys:
+            for function in self.functions:
+                key.grant(function, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+
+    # -- cdk-nag -------------------------------------------------------------------------------
+    def _acknowledge(self) -> None:
+        acknowledge_wildcards(
+            self,
+            [
+                (
+                    r"^Resource::<.*Table.*\.Arn>/index/\*$",
+                    "The runtime's queries use the table's own indexes (CDK's table grant "
+                    "names them all with /index/*)",
+                ),
+                (
+                    r"^Resource::.*\.Arn>:\*$",
+                    "Invoking a version or alias of the job's own annotation functions "
+                    "(CDK's grant_invoke names them with :*)",
+                ),
+                (
+                    r":execution:.*\*$",
+                    "The executions of the runtime's own job state machine (named at run time)",
+                ),
+                (
+                    r"^Resource::\*$",
+                    "X-Ray and CloudWatch Logs delivery actions (added by aws-cdk-lib for "
+                    "tracing and logging) have no resource-level permissions",
+                ),
+                *S3_GRANT_REASONS,
+                (
+                    r"^Resource::.*/\*$",
+                    "The job's output prefix and dataset keys (known by prefix only; job "
+                    "names are chosen at deploy)",
+                ),
+            ],
+        )
+        for route in self.task_routes:
+            acknowledge(
+                route,
+                "AwsSolutions-APIG4",
+                "Task pages and the Mechanical Turk submit endpoint are reached by the "
+                "unguessable task id the portal gives the signed-in worker (the page runs "
+                "in a sandboxed frame on this origin, which holds no credentials)",
+            )
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG1",
+            "The default stage logs every request to the ApiAccessLogs log group "
+            "(set through the stage's access_log_settings)",
+        )
+
+
+def _allow(function: lambda_.IFunction, actions: list[str], resources: list[str]) -> None:
+    function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+
+
+def missing_pool_message(workteam: Any) -> str:
+    """What a self-hosted job needs of its team, and what to pass instead."""
+    if getattr(workteam, "user_pool", None) is None:
+        return (
+            "runtime=Runtime.SELF_HOSTED needs the workers' Cognito user pool and group, and a "
+            "workteam known only by its ARN (PrivateWorkteam.from_workteam_arn) names a "
+            "SageMaker workteam the self-hosted runtime cannot use; pass "
+            "workteam=PrivateWorkteam(..., runtime=Runtime.SELF_HOSTED) (a new pool, or "
+            "user_pool=<the workforce's pool> for an existing one)"
+        )
+    return (
+        "runtime=Runtime.SELF_HOSTED: the workteam's user pool was given without its hosted-UI "
+        "domain, which the portal signs in through; make SelfHostedRuntime(self, 'Runtime', "
+        "user_pool=..., user_pool_domain=cognito.UserPoolDomain.from_domain_name(...)) and "
+        "pass runtime=<it>"
+    )
