@@ -7,6 +7,7 @@ rendering, pre-annotation, consensus) on your machine, without AWS::
     gt-constructs preview TEMPLATE (--data-object JSON | --manifest FILE [--line N]) --out page.html
     gt-constructs consolidate MANIFEST --task-type T --label-attribute A [--out F] [--report R]
     gt-constructs simulate --task-type T --objects N --workers K [--spammers P] [--seed S]
+    gt-constructs serve --data DIR (--manifest FILE --task-type T --labels L ... | --app CMD)
 
 Each command lives in its own module of this package (``validate``, ``preview``,
 ``consolidate``, ``simulate``; ``report`` draws the label-quality report). See
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rendering and consolidation code as the construct and its Lambdas, without AWS.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_validate, _add_preview, _add_consolidate, _add_simulate):
+    for add in (_add_validate, _add_preview, _add_consolidate, _add_simulate, _add_serve):
         add(commands, task_types)
     return parser
 
@@ -205,6 +206,22 @@ def _add_simulate(commands: _Commands, task_types: str) -> None:
         "--verbose", action="store_true", help="print every answer the consensus left out"
     )
     simulate.set_defaults(module="simulate")
+
+
+def _add_serve(commands: _Commands, task_types: str) -> None:
+    from ..runtime.arguments import add_arguments
+
+    serve = commands.add_parser(
+        "serve",
+        help="run a labeling job on this machine: the worker portal in the browser",
+        description="Run one labeling job without Ground Truth: the job from flags (--manifest, "
+        "--template, --task-type, --labels) or from your CDK app (--app), the worker portal "
+        "and the requester's page in the browser, Ground Truth's output under DIR/output/. "
+        "Prints the portal's URL and the sign-in links; run again with the same --data to "
+        "resume.",
+    )
+    add_arguments(serve, task_types)
+    serve.set_defaults(module=".runtime.serve")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

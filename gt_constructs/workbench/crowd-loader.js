@@ -1,7 +1,8 @@
 /* gt-constructs workbench: the real Crowd HTML Elements when they can be loaded, else the stand-in.
  *
  * The page carries its settings in <script type="application/json" id="gtw-elements">:
- * {"url": the real elements' script or null (--offline), "timeoutSeconds": how long to wait}.
+ * {"url": the real elements' script or null (--offline), "timeoutSeconds": how long to wait,
+ *  "realNote": optional, what the banner adds when the real elements are in use}.
  * The real script is added to the page; when it loads, the real elements draw the task
  * (with their drawing and painting tools). When it fails or does not arrive in time,
  * the stand-in's styles are switched on and it draws the task. Either way the banner
@@ -49,8 +50,8 @@
       return;
     }
     settled = true;
-    show("real", "Crowd HTML Elements: the real ones, loaded from " + config.url +
-      " (drawing tools work; Submit has no job to send the answer to).");
+    show("real", "Crowd HTML Elements: the real ones, loaded from " + config.url + " (" +
+      (config.realNote || "drawing tools work; Submit has no job to send the answer to") + ").");
   });
   script.addEventListener("error", function () {
     window.clearTimeout(timer);

@@ -4,9 +4,16 @@
  * (https://assets.crowd.aws/crowd-html-elements.js) cannot be loaded, e.g.
  * offline: crowd-loader.js calls window.gtwStartStandIn(). It draws the common
  * elements readably: the image or the text, the header, the labels as chips,
- * the instructions. Selecting labels and typing work, and Submit shows the JSON
- * a worker's answer would hold (the drawing tools are shown, not implemented).
- * Display only: never used by jobs.
+ * the instructions. Selecting labels and typing work (the drawing tools are shown,
+ * not implemented; a script may set an element's answer through its `value`).
+ *
+ * Submit follows the Mechanical Turk contract of <crowd-form> (spec §4): when the page
+ * URL carries assignmentId (not ASSIGNMENT_ID_NOT_AVAILABLE) and turkSubmitTo, the
+ * answer is posted to <turkSubmitTo>/mturk/externalSubmit as assignmentId and
+ * taskAnswers (a JSON array with one object keyed by element name), or as dotted
+ * fields with <crowd-form answer-format="flatten-objects">. Answer elements outside
+ * any <crowd-form> get their own Submit, as the real self-submitting elements do.
+ * Without those parameters (the workbench's preview) Submit shows the answer's JSON.
  */
 (function () {
   "use strict";
@@ -203,10 +210,106 @@
     }
   };
 
+  // The Mechanical Turk parameters of the page URL (query string or hash), or null.
+  function turkParameters() {
+    var found = {};
+    [window.location.search, window.location.hash].forEach(function (part) {
+      var text = (part || "").replace(/^[?#]/, "");
+      if (!text) { return; }
+      text.split("&").forEach(function (pair) {
+        var at = pair.indexOf("=");
+        if (at < 0) { return; }
+        found[decodeURIComponent(pair.slice(0, at))] =
+          decodeURIComponent(pair.slice(at + 1).replace(/\+/g, " "));
+      });
+    });
+    if (!found.assignmentId || found.assignmentId === "ASSIGNMENT_ID_NOT_AVAILABLE" ||
+        !found.turkSubmitTo) { return null; }
+    return found;
+  }
+
+  function flatten(prefix, value, into) {
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      Object.keys(value).forEach(function (key) { flatten(prefix + "." + key, value[key], into); });
+    } else {
+      into.push([prefix, typeof value === "string" ? value : JSON.stringify(value)]);
+    }
+  }
+
+  // Post the answer the way <crowd-form> does under Mechanical Turk.
+  function turkSubmit(turk, answer, flattenObjects) {
+    var form = document.createElement("form");
+    form.method = "POST";
+    form.action = turk.turkSubmitTo.replace(/\/+$/, "") + "/mturk/externalSubmit";
+    form.style.display = "none";
+    var fields = [["assignmentId", turk.assignmentId]];
+    if (flattenObjects) {
+      Object.keys(answer).forEach(function (name) {
+        var value = answer[name];
+        if (value && typeof value === "object" && !Array.isArray(value)) {
+          flatten(name, value, fields);
+        } else {
+          fields.push([name, typeof value === "string" ? value : JSON.stringify(value)]);
+        }
+      });
+    } else {
+      fields.push(["taskAnswers", JSON.stringify([answer])]);
+    }
+    fields.forEach(function (field) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = field[0];
+      input.value = field[1];
+      form.appendChild(input);
+    });
+    document.body.appendChild(form);
+    form.submit();
+  }
+
+  function valueOf(node) {
+    if (node._gtwOverride !== undefined) { return node._gtwOverride; }
+    if (node._gtwValue) { return node._gtwValue(); }
+    if ("value" in node && node.type !== "button") { return node.value; }
+    return undefined;
+  }
+
+  function submitButton(collect, flattenObjects) {
+    var box = make("div", "gtw-submit-box");
+    var button = make("button", "gtw-submit", "Submit");
+    button.type = "button";
+    var output = make("pre", "gtw-output");
+    output.hidden = true;
+    button.addEventListener("click", function () {
+      var answer = collect();
+      var turk = turkParameters();
+      if (turk) {
+        button.disabled = true;
+        button.textContent = "Submitting…";
+        turkSubmit(turk, answer, flattenObjects);
+        return;
+      }
+      output.hidden = false;
+      output.textContent = "The worker's answer (what the post-annotation function reads):\n" +
+        JSON.stringify(answer, null, 2);
+    });
+    box.appendChild(button);
+    box.appendChild(output);
+    return box;
+  }
+
   function upgrade() {
     Object.keys(TOOLS).forEach(function (tag) {
       Array.prototype.forEach.call(document.querySelectorAll(tag), function (host) {
-        if (!host._gtwDone) { host._gtwDone = true; TOOLS[tag](host); }
+        if (!host._gtwDone) {
+          host._gtwDone = true;
+          TOOLS[tag](host);
+          // A script (or a simulated worker) may set the answer: element.value = {...}.
+          Object.defineProperty(host, "value", {
+            configurable: true,
+            get: function () { return valueOf(host); },
+            set: function (value) { host._gtwOverride = value; }
+          });
+        }
       });
     });
     // Instructions outside any tool element: show their header.
@@ -219,23 +322,26 @@
     Array.prototype.forEach.call(document.querySelectorAll("crowd-form"), function (form) {
       if (form._gtwDone) { return; }
       form._gtwDone = true;
-      var button = make("button", "gtw-submit", "Submit");
-      button.type = "button";
-      var output = make("pre", "gtw-output");
-      output.hidden = true;
-      button.addEventListener("click", function () {
+      form.appendChild(submitButton(function () {
         var answer = {};
         Array.prototype.forEach.call(form.querySelectorAll("[name]"), function (node) {
-          var name = node.getAttribute("name");
-          if (node._gtwValue) { answer[name] = node._gtwValue(); }
-          else if ("value" in node && node.type !== "button") { answer[name] = node.value; }
+          var value = valueOf(node);
+          if (value !== undefined) { answer[node.getAttribute("name")] = value; }
         });
-        output.hidden = false;
-        output.textContent = "The worker's answer (what the post-annotation function reads):\n" +
-          JSON.stringify(answer, null, 2);
+        return answer;
+      }, form.getAttribute("answer-format") === "flatten-objects"));
+    });
+    // Answer elements outside any <crowd-form> submit themselves.
+    Object.keys(TOOLS).forEach(function (tag) {
+      Array.prototype.forEach.call(document.querySelectorAll(tag + "[name]"), function (host) {
+        if (host.closest("crowd-form") || host._gtwOwnSubmit) { return; }
+        host._gtwOwnSubmit = true;
+        host.appendChild(submitButton(function () {
+          var answer = {};
+          answer[host.getAttribute("name")] = valueOf(host);
+          return answer;
+        }, false));
       });
-      form.appendChild(button);
-      form.appendChild(output);
     });
     document.documentElement.setAttribute("data-gtw-ready", "true");
   }

@@ -3,11 +3,21 @@
 ``ASSUME_EXECUTION_ROLE``: assume the job's execution role (``roleArn`` of the
 event) and read/write with its credentials, as the original blog post does.
 ``DIRECT_READ``: the function's own role reads the output prefix.
+
+Injection point (the labeling runtime): inside ``with route_s3_to(target):``
+every ``S3Access`` of the current thread reads and writes through ``target``
+(``read(uri) -> bytes`` and ``write(uri, data, content_type)``, the runtime's
+``Blobs``) instead of boto3, whatever the mode. It is a context variable, so it
+reaches only the code running inside the ``with`` (one invocation), never other
+threads; in Lambda it is never set and nothing changes.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -20,6 +30,19 @@ DIRECT_READ = "DIRECT_READ"
 #: Assumed-role clients by role ARN, reused while the credentials last (warm starts).
 _CLIENTS: dict[str, tuple[float, Any]] = {}
 _DEFAULT_CLIENT: Any = None
+#: Where S3 reads and writes go instead of boto3 (``route_s3_to``); ``None``: boto3.
+_ROUTE: ContextVar[Any] = ContextVar("gt_annotation_s3_route", default=None)
+
+
+@contextmanager
+def route_s3_to(target: Any) -> Iterator[None]:
+    """Inside the ``with``, ``S3Access`` uses ``target.read(uri)`` / ``target.write(uri,
+    data, content_type)`` instead of S3 (the labeling runtime's blob store)."""
+    token = _ROUTE.set(target)
+    try:
+        yield
+    finally:
+        _ROUTE.reset(token)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -81,11 +104,18 @@ class S3Access:
 
     def read_text(self, uri: str) -> str:
         bucket, key = split_s3_uri(uri)
+        route = _ROUTE.get()
+        if route is not None:
+            return str(route.read(uri).decode("utf-8"))
         body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
         return str(body.decode("utf-8"))
 
     def write_bytes(self, uri: str, data: bytes, content_type: str) -> None:
         bucket, key = split_s3_uri(uri)
+        route = _ROUTE.get()
+        if route is not None:
+            route.write(uri, data, content_type)
+            return
         self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
 

@@ -52,7 +52,7 @@ from .output import (
     job_name,
     metadata_key,
 )
-from .skill import DynamoSkillStore, SkillStore, skill_scope
+from .skill import SkillStore, open_skill_store, skill_scope
 
 LOGGER = get_logger("gt_annotation.post_annotation")
 
@@ -316,7 +316,7 @@ def run(event: Any, settings: Settings) -> list[dict[str, Any]]:
         if settings.output_uri
         else _inline_png_writer
     )
-    store = DynamoSkillStore(settings.skill_table) if settings.skill_table else None
+    store = open_skill_store(settings.skill_table) if settings.skill_table else None
     # A job made in the console sends no labelCategories: the job's own labels (from the
     # construct) keep the class ids stable, never the order the answers arrived in.
     labels = request.label_categories

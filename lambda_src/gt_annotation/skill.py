@@ -5,6 +5,11 @@ Items: partition key ``scope``, sort key ``worker``; numeric attributes
 ``scored``. A batch reads its workers first (the prior), consolidates, then
 adds its own evidence with atomic ``ADD`` updates: concurrent batches never
 lose counts, because nothing is read-modified-written.
+
+``open_skill_store(table)`` is what the post-annotation function uses: the
+DynamoDB table, unless the labeling runtime routed skill elsewhere with
+``route_skill_store_to(factory)`` (a context variable: only the code inside
+the ``with``; never set in Lambda).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -194,3 +201,26 @@ class DynamoSkillStore:
                 f"skill of {len(failed)} of {len(updates)} workers not added "
                 f"({', '.join(sorted(set(failed)))})"
             )
+
+
+#: Skill stores by table name instead of DynamoDB (``route_skill_store_to``); ``None``: DynamoDB.
+_ROUTE: ContextVar[Callable[[str], SkillStore] | None] = ContextVar(
+    "gt_annotation_skill_route", default=None
+)
+
+
+@contextmanager
+def route_skill_store_to(factory: Callable[[str], SkillStore]) -> Iterator[None]:
+    """Inside the ``with``, ``open_skill_store(table)`` returns ``factory(table)`` (the
+    labeling runtime's persistent local store) instead of the DynamoDB table."""
+    token = _ROUTE.set(factory)
+    try:
+        yield
+    finally:
+        _ROUTE.reset(token)
+
+
+def open_skill_store(table_name: str) -> SkillStore:
+    """The worker-skill store of ``table_name``: DynamoDB, or where the runtime routed it."""
+    factory = _ROUTE.get()
+    return factory(table_name) if factory is not None else DynamoSkillStore(table_name)
