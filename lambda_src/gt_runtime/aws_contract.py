@@ -38,6 +38,8 @@ INDEXES = {
     "gsi1": ("gsi1pk", "gsi1sk"),
     "gsi2": ("gsi2pk", "gsi2sk"),
 }
+#: Attributes the indexes hold besides their keys (a claim reads the free slots there).
+INDEX_ATTRIBUTES = ("taken", "needed")
 
 #: Manifest lines per pre-annotation chunk (one Distributed Map item each).
 PRE_ANNOTATION_CHUNK = 500

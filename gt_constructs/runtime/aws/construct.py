@@ -269,6 +269,9 @@ class SelfHostedRuntime(Construct):
                 index_name=index,
                 partition_key=dynamodb.Attribute(name=pk, type=string),
                 sort_key=dynamodb.Attribute(name=sk, type=string),
+                # A claim reads the free slots from the index alone.
+                projection_type=dynamodb.ProjectionType.INCLUDE,
+                non_key_attributes=list(contract.INDEX_ATTRIBUTES),
             )
         return table
 
