@@ -10,7 +10,7 @@ from __future__ import annotations
 
 #: ``source`` of the jobs' state-change events (a custom publisher may not use ``aws.*``);
 #: detail-type and detail are Ground Truth's.
-EVENT_SOURCE = "gt-constructs.labeling-runtime"
+EVENT_SOURCE = "gt-constructs.runtime"
 STATE_CHANGE_DETAIL_TYPE = "SageMaker Ground Truth Labeling Job State Change"
 
 #: The pool's group whose members act as the requester.
@@ -23,6 +23,13 @@ ENV_REQUESTER_GROUP = "GT_RUNTIME_REQUESTER_GROUP"
 #: The user pool's issuer URL (``https://cognito-idp.<region>.amazonaws.com/<pool id>``).
 ENV_ISSUER = "GT_RUNTIME_ISSUER"
 ENV_STATE_MACHINE = "GT_RUNTIME_STATE_MACHINE"
+#: The task pages' origin (the HTTP API's own URL) and the portal's (CloudFront).
+ENV_TASK_ORIGIN = "GT_RUNTIME_TASK_ORIGIN"
+ENV_PORTAL_ORIGIN = "GT_RUNTIME_PORTAL_ORIGIN"
+#: The Secrets Manager secret whose value signs task-page, submit and data tokens.
+ENV_SIGNING_SECRET = "GT_RUNTIME_SIGNING_SECRET"
+#: Seconds a data object's presigned S3 URL lives (the page asks again when it reloads).
+DATA_URL_SECONDS = 300
 
 # -- handlers ------------------------------------------------------------------------------
 API_HANDLER = "gt_runtime.aws_api.handler"

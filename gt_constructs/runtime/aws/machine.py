@@ -5,11 +5,10 @@
        │          ─> Start (InProgress, first release window)
        └─yes─────────────┐
                          v
-      ┌──> Wait (the seconds the last step asked for) ─> Tick ─> Done? ─yes─> Finished
-      │                                                           │no
-      └──────────── Count <──── Rounds left? <──────────────────────┘
-                                     │no
-                                     └─> ContinueAsNew (a new execution resumes the job)
+      ┌──> Wait (the seconds the last step asked for) ─> Tick ─> Next? ─done──> Finished
+      │                                                           │ │
+      └───────────────────────── more rounds ─────────────────────┘ └─ MAX_ROUNDS ─>
+                                           ContinueAsNew (a new execution resumes the job)
 
 Each step is one short call of the engine (``gt_runtime.aws_tasks``): no Lambda loops
 or waits. ``Tick`` returns leases that ran out to the pool, ends objects whose
@@ -30,8 +29,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-#: Wait/Tick rounds per execution: 6 history events each, well under the 25,000 limit.
-MAX_ROUNDS = 2000
+#: Wait/Tick rounds per execution: about 8 history events each, under the 25,000 limit.
+MAX_ROUNDS = 2500
 #: Concurrent pre-annotation chunks (each invokes the job's pre-annotation Lambda per line).
 PRE_ANNOTATION_CONCURRENCY = 20
 
@@ -62,7 +61,7 @@ def job_definition(scope: Construct, steps: lambda_.IFunction) -> sfn.IChainable
         scope,
         "MarkFailed",
         steps,
-        {"action": "fail", "jobName.$": "$.job.jobName", "error.$": "$.error"},
+        {"action": "fail", "state.$": "$"},
         result_path=sfn.JsonPath.DISCARD,
     ).next(sfn.Fail(scope, "JobFailed", error="LabelingJobFailed", cause="See MarkFailed"))
 
@@ -81,7 +80,7 @@ def job_definition(scope: Construct, steps: lambda_.IFunction) -> sfn.IChainable
         result_path=sfn.JsonPath.DISCARD,
     )
     chunk.add_retry(
-        errors=["States.TaskFailed"],
+        errors=["Lambda.TooManyRequestsException", "Lambda.ServiceException"],
         interval=Duration.seconds(2),
         max_attempts=3,
         backoff_rate=2,
@@ -104,19 +103,19 @@ def job_definition(scope: Construct, steps: lambda_.IFunction) -> sfn.IChainable
     )
     wait = sfn.Wait(scope, "Wait", time=sfn.WaitTime.seconds_path("$.tick.wait"))
     tick = _step(
-        scope, "Tick", steps, {"action": "tick", "jobName.$": "$.job.jobName"}, result_path="$.tick"
+        scope,
+        "Tick",
+        steps,
+        {
+            "action": "tick",
+            "jobName.$": "$.job.jobName",
+            "round.$": "$.tick.round",
+            "wait.$": "$.tick.wait",
+        },
+        result_path="$.tick",
     )
     tick.add_retry(
         errors=["States.TaskFailed"], interval=Duration.seconds(5), max_attempts=5, backoff_rate=2
-    )
-    count = sfn.Pass(
-        scope,
-        "Count",
-        parameters={
-            "job.$": "$.job",
-            "tick.$": "$.tick",
-            "round.$": "States.MathAdd($.round, 1)",
-        },
     )
     # The machine starts a new execution of itself: ``$$.StateMachine.Id`` (an ARN in the
     # definition would make the machine depend on itself).
@@ -131,8 +130,7 @@ def job_definition(scope: Construct, steps: lambda_.IFunction) -> sfn.IChainable
                 "Input": {
                     "resume": True,
                     "job.$": "$.job",
-                    "tick.$": "$.tick",
-                    "round": 0,
+                    "tick": {"done": False, "wait": 1, "round": 0},
                     "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id",
                 },
             },
@@ -140,33 +138,25 @@ def job_definition(scope: Construct, steps: lambda_.IFunction) -> sfn.IChainable
         },
     )
     finished = sfn.Succeed(scope, "Finished")
-    handed_over = sfn.Succeed(scope, "HandedOver")
-
     for step in (initialize, pre_annotate, start, tick, continue_as_new):
         step.add_catch(failed, errors=["States.ALL"], result_path="$.error")
 
-    new_round = sfn.Pass(
-        scope, "FirstRound", parameters={"job.$": "$.job", "tick.$": "$.tick", "round": 0}
-    )
     loop = wait.next(tick).next(
-        sfn.Choice(scope, "Done?")
+        sfn.Choice(scope, "Next?")
         .when(sfn.Condition.boolean_equals("$.tick.done", True), finished)
-        .otherwise(
-            sfn.Choice(scope, "RoundsLeft?")
-            .when(
-                sfn.Condition.number_greater_than_equals("$.round", MAX_ROUNDS),
-                continue_as_new.next(handed_over),
-            )
-            .otherwise(count.next(wait))
+        .when(
+            sfn.Condition.number_greater_than_equals("$.tick.round", MAX_ROUNDS),
+            continue_as_new.next(sfn.Succeed(scope, "HandedOver")),
         )
+        .otherwise(wait)
     )
     begin = (
         initialize.next(pre_annotate)
         .next(start)
         .next(
-            sfn.Choice(scope, "StartedDone?")
+            sfn.Choice(scope, "Started?")
             .when(sfn.Condition.boolean_equals("$.tick.done", True), finished)
-            .otherwise(new_round.next(loop))
+            .otherwise(loop)
         )
     )
     return (
