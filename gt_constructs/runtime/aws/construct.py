@@ -36,6 +36,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
@@ -45,7 +46,7 @@ from ...log_groups import JobLogs
 from ...nag import S3_GRANT_REASONS, acknowledge, acknowledge_wildcards
 from ...validation import ConfigurationError
 from .machine import job_definition
-from .portal import Portal
+from .portal import TOKEN_HEADER, Portal
 from .renderer import renderer_layer
 
 #: Construct id of the stack's shared runtime (made by the first self-hosted job).
@@ -99,6 +100,18 @@ class SelfHostedRuntime(Construct):
             retention=log_retention, removal_policy=removal_policy, encryption_key=encryption_key
         )
         self.table = self._table(encryption_key, removal_policy)
+        # Signs the task pages', submits' and data URLs' tokens (read by the API and task
+        # functions only).
+        self.signing_secret = secretsmanager.Secret(
+            self,
+            "SigningKey",
+            description="Signs the self-hosted labeling runtime's task-page tokens",
+            encryption_key=encryption_key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.requester_group = cognito.CfnUserPoolGroup(
             self,
             "Requesters",
@@ -114,14 +127,19 @@ class SelfHostedRuntime(Construct):
                 f"https://cognito-idp.{stack.region}.{stack.url_suffix}/{user_pool.user_pool_id}"
             ),
         }
+        signed = {contract.ENV_SIGNING_SECRET: self.signing_secret.secret_arn}
         self.api_function = self._function(
-            "Api", contract.API_HANDLER, "the portal's JSON API", environment, memory=512
+            "Api",
+            contract.API_HANDLER,
+            "the portal's JSON API",
+            {**environment, **signed},
+            memory=512,
         )
         self.task_function = self._function(
             "TaskPages",
             contract.TASK_PAGE_HANDLER,
             "task pages and the Mechanical Turk submit endpoint",
-            environment,
+            {**environment, **signed},
             memory=1024,
         )
         self.task_function.add_layers(renderer_layer(self, "RendererLayer"))
@@ -158,6 +176,13 @@ class SelfHostedRuntime(Construct):
         )
         for function in self.functions:
             self.table.grant_read_write_data(function)
+        for function in (self.api_function, self.task_function):
+            self.signing_secret.grant_read(function)
+        self.lifecycle_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id]
+            )
+        )
         for function in (self.steps_function, self.lifecycle_function, self.api_function):
             function.add_to_role_policy(
                 iam.PolicyStatement(
@@ -187,6 +212,9 @@ class SelfHostedRuntime(Construct):
         self._routes()
         self.portal_url = self.portal.url
         self.task_origin = self.api.api_endpoint
+        for function in (self.api_function, self.task_function):
+            function.add_environment(contract.ENV_TASK_ORIGIN, self.task_origin)
+        self.task_function.add_environment(contract.ENV_PORTAL_ORIGIN, self.portal_url)
         self._acknowledge()
         CfnOutput(self, "PortalUrl", value=self.portal_url, description="Labeling portal")
         CfnOutput(self, "TaskOrigin", value=self.task_origin, description="Task pages' origin")
@@ -368,8 +396,12 @@ class SelfHostedRuntime(Construct):
         return api
 
     def _routes(self) -> None:
+        # The portal's ID token, which CloudFront moves from its cookie to this header.
         authorizer = authorizers.HttpUserPoolAuthorizer(
-            "Workers", self.user_pool, user_pool_clients=[self.portal.client]
+            "Workers",
+            self.user_pool,
+            user_pool_clients=[self.portal.client],
+            identity_source=[f"$request.header.{TOKEN_HEADER}"],
         )
         api_integration = integrations.HttpLambdaIntegration("ApiIntegration", self.api_function)
         self.api.add_routes(
@@ -404,21 +436,20 @@ class SelfHostedRuntime(Construct):
         output = output_bucket.arn_for_objects(f"{output_prefix}*")
         reads = sorted({bucket.arn_for_objects(pattern) for bucket, pattern in read}, key=str)
         template_arn = template[0].arn_for_objects(template[1])
-        # Steps: manifest, categories, output (write and read); invokes the job's functions.
+        # Steps: manifest, categories, template (validation); the job's output (batches,
+        # manifests); invokes the job's own functions.
         _allow(self.steps_function, ["s3:GetObject"], [*reads, template_arn])
         _allow(self.steps_function, ["s3:GetObject", "s3:PutObject"], [output])
         for function in functions:
             function.grant_invoke(self.steps_function)
-        # Task pages: the template, the dataset (signed data URLs reach nothing else),
-        # and the worker-response files a submit writes.
+        # Task pages: the template, and the dataset (the presigned data URLs it signs can
+        # reach nothing else).
         _allow(self.task_function, ["s3:GetObject"], [*reads, template_arn])
-        _allow(self.task_function, ["s3:GetObject", "s3:PutObject"], [output])
-        # API: the requester reads the output (manifest, answers); submits write responses.
-        _allow(self.api_function, ["s3:GetObject", "s3:PutObject"], [output])
-        # Lifecycle: a stop writes the output manifest.
-        _allow(self.lifecycle_function, ["s3:GetObject", "s3:PutObject"], [output])
+        # API: the requester reads the output manifest.
+        _allow(self.api_function, ["s3:GetObject"], [output])
+        # (Lifecycle: a stop only marks the job; the state machine writes the output.)
         for key in encryption_keys:
-            for function in self.functions:
+            for function in (self.steps_function, self.task_function, self.api_function):
                 key.grant(function, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
     # -- cdk-nag -------------------------------------------------------------------------------
@@ -461,6 +492,12 @@ class SelfHostedRuntime(Construct):
                 "unguessable task id the portal gives the signed-in worker (the page runs "
                 "in a sandboxed frame on this origin, which holds no credentials)",
             )
+        acknowledge(
+            self.signing_secret,
+            "AwsSolutions-SMG4",
+            "The key signs task-page tokens that live at most a task's time limit plus two "
+            "minutes; replacing it (a new deploy of the secret) only ends open task pages",
+        )
         acknowledge(
             self.api,
             "AwsSolutions-APIG1",

@@ -32,7 +32,24 @@ from ...nag import (
 
 #: The portal's static files (HTML, JS, CSS), shared with the one-machine runtime.
 PORTAL_FILES = Path(__file__).resolve().parents[1] / "portal"
-#: Scopes the portal asks for (its API calls carry the access token).
+#: The sign-in page (authorization code + PKCE with the pool's hosted UI).
+SIGN_IN_FILES = Path(__file__).resolve().parent / "signin"
+#: The cookie the sign-in page keeps the ID token in, and the header CloudFront moves it
+#: to for the API's JWT authorizer.
+TOKEN_COOKIE = "gt_id_token"
+TOKEN_HEADER = "X-Gt-Authorization"
+#: Viewer-request function of ``/api/*``: the token cookie becomes the JWT header.
+TOKEN_FUNCTION = f"""function handler(event) {{
+  var request = event.request;
+  var cookie = request.cookies["{TOKEN_COOKIE}"];
+  delete request.headers["{TOKEN_HEADER.lower()}"];
+  if (cookie && cookie.value) {{
+    request.headers["{TOKEN_HEADER.lower()}"] = {{ value: "Bearer " + cookie.value }};
+  }}
+  return request;
+}}
+"""
+#: Scopes the portal asks for.
 PORTAL_SCOPES = (cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE)
 
 
@@ -85,6 +102,18 @@ class Portal(Construct):
             ),
             additional_behaviors={
                 "/api/*": cloudfront.BehaviorOptions(
+                    function_associations=[
+                        cloudfront.FunctionAssociation(
+                            event_type=cloudfront.FunctionEventType.VIEWER_REQUEST,
+                            function=cloudfront.Function(
+                                self,
+                                "TokenToHeader",
+                                code=cloudfront.FunctionCode.from_inline(TOKEN_FUNCTION),
+                                runtime=cloudfront.FunctionRuntime.JS_2_0,
+                                comment="The portal's token cookie to the API's JWT header",
+                            ),
+                        )
+                    ],
                     origin=origins.HttpOrigin(api_domain),
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
@@ -104,7 +133,7 @@ class Portal(Construct):
             o_auth=cognito.OAuthSettings(
                 flows=cognito.OAuthFlows(authorization_code_grant=True),
                 scopes=list(PORTAL_SCOPES),
-                callback_urls=[f"{self.url}/"],
+                callback_urls=[f"{self.url}/signin.html"],
                 logout_urls=[f"{self.url}/"],
             ),
             prevent_user_existence_errors=True,
@@ -114,24 +143,33 @@ class Portal(Construct):
             id_token_validity=Duration.hours(1),
             refresh_token_validity=Duration.days(1),
         )
+        from ..task_page import FRAME_SANDBOX
+
+        #: ``/portal-config.json``: what the portal's script reads first.
         self.config = {
             "auth": "cognito",
-            "region": stack.region,
-            "signInUrl": sign_in_domain,
-            "clientId": self.client.user_pool_client_id,
-            "scopes": [scope.scope_name for scope in PORTAL_SCOPES],
-            "redirectUri": f"{self.url}/",
             "apiBase": "/api",
             "taskOrigin": api.api_endpoint,
+            "frameSandbox": FRAME_SANDBOX,
+            "crowdElements": "real, else the offline stand-in",
+            "signInUrl": "/signin.html",
+            "cognito": {
+                "domain": sign_in_domain,
+                "clientId": self.client.user_pool_client_id,
+                "scopes": [scope.scope_name for scope in PORTAL_SCOPES],
+            },
         }
-        sources = [s3deploy.Source.json_data("config.json", self.config)]
+        sources = [
+            s3deploy.Source.asset(str(SIGN_IN_FILES)),
+            s3deploy.Source.json_data("portal-config.json", self.config),
+        ]
         if PORTAL_FILES.is_dir():
             sources.insert(0, s3deploy.Source.asset(str(PORTAL_FILES)))
         else:
             Annotations.of(self).add_warning_v2(
                 "@gt-constructs/runtime:portal-files-missing",
                 f"the portal's static files were not found at {PORTAL_FILES}; only "
-                "config.json is deployed",
+                "the sign-in page and portal-config.json are deployed",
             )
         self.deployment = s3deploy.BucketDeployment(
             self,

@@ -33,8 +33,23 @@ DISTRIBUTIONS = (
     "pytz",
     "importlib-resources",
 )
-#: The library's modules ``template.py`` imports (no aws_cdk among them).
-LIBRARY_MODULES = ("__init__.py", "template.py", "consolidation.py", "task_type.py")
+#: The library's modules the task page imports (no aws_cdk among them), and the assets
+#: of the workbench's stand-in elements it inlines.
+LIBRARY_FILES = (
+    "__init__.py",
+    "template.py",
+    "consolidation.py",
+    "task_type.py",
+    "runtime/__init__.py",
+    "runtime/task_page.py",
+    "workbench/__init__.py",
+    "workbench/preview.py",
+    "workbench/common.py",
+    "workbench/crowd-stand-in.css",
+    "workbench/crowd-stand-in.js",
+    "workbench/crowd-loader.js",
+    "workbench/preview.css",
+)
 _COMPILED = (".so", ".pyd", ".dylib", ".c", ".pyc")
 _PACKAGE = Path(__file__).resolve().parents[2]  # gt_constructs/
 
@@ -65,12 +80,14 @@ def _distribution_files(name: str) -> list[tuple[Path, str]]:
 
 
 def _library_files() -> list[tuple[Path, str]]:
-    files = [(_PACKAGE / name, f"gt_constructs/{name}") for name in LIBRARY_MODULES]
+    files = [(_PACKAGE / name, f"gt_constructs/{name}") for name in LIBRARY_FILES]
     lambda_src = _PACKAGE.parent / "lambda_src"
     if not (lambda_src / "gt_annotation").is_dir():  # installed: gt_constructs/lambda_src
         lambda_src = _PACKAGE / "lambda_src"
-    for name in ("__init__.py", "gt_annotation/__init__.py", "gt_annotation/contract.py"):
-        files.append((lambda_src / name, f"gt_constructs/lambda_src/{name}"))
+    files.append((lambda_src / "__init__.py", "gt_constructs/lambda_src/__init__.py"))
+    for path in sorted((lambda_src / "gt_annotation").rglob("*.py")):
+        relative = path.relative_to(lambda_src).as_posix()
+        files.append((path, f"gt_constructs/lambda_src/{relative}"))
     return files
 
 
@@ -100,7 +117,7 @@ def renderer_layer_folder() -> Path:
 
 
 def renderer_layer(scope: object, construct_id: str) -> lambda_.LayerVersion:
-    """The layer: python-liquid and ``gt_constructs.template`` for the task-page function."""
+    """The layer: python-liquid and the library's task-page renderer (``gt_constructs``)."""
     return lambda_.LayerVersion(
         scope,  # type: ignore[arg-type]
         construct_id,
