@@ -412,7 +412,7 @@ def test_fails_when_a_ground_truth_job_has_a_self_hosted_team(stack):
 def test_fails_when_runtime_is_not_a_runtime(stack):
     team = PrivateWorkteam(stack, "Team", runtime=Runtime.SELF_HOSTED)
     with pytest.raises(
-        ConfigurationError, match=r"runtime is 'self-hosted'; allowed: Runtime\.GROUND_TRUTH"
+        ConfigurationError, match=r"runtime is 'self-hosted' \(a str\); allowed: Runtime\.GROUND_TRUTH"
     ):
         _job(stack, team, "self-hosted")
 
