@@ -37,6 +37,9 @@ from .signing import SignatureError, Signer
 
 #: A task page's token outlives the lease by this much (late submits are refused anyway).
 TOKEN_GRACE_SECONDS = 120
+#: Parsed task pages by job name (per container; see ``TaskOrigin._page``).
+_PAGES: dict[str, Any] = {}
+_MAX_PAGES = 32
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -208,7 +211,6 @@ class TaskOrigin:
         self.issuer = issuer
         self.presign = presign
         self.elements_url = elements_url
-        self._pages: dict[str, Any] = {}
 
     def _headers(self) -> dict[str, str]:
         from gt_constructs.runtime.task_page import content_security_policy
@@ -227,14 +229,18 @@ class TaskOrigin:
         from gt_constructs.runtime.task_page import TaskPage
         from gt_constructs.template import CROWD_ELEMENTS_SCRIPT
 
-        page = self._pages.get(job_name)
+        # A job's template never changes (a changed one is a new job): parsed once per
+        # container, so a warm function reads it from S3 once.
+        page = _PAGES.get(job_name)
         if page is None:
             page = TaskPage(
                 self.engine.task_template(job_name),
                 source=f"job {job_name}",
                 elements_url=self.elements_url or CROWD_ELEMENTS_SCRIPT,
             )
-            self._pages[job_name] = page
+            if len(_PAGES) >= _MAX_PAGES:
+                _PAGES.pop(next(iter(_PAGES)))
+            _PAGES[job_name] = page
         return page
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:

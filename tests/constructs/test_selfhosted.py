@@ -81,7 +81,17 @@ def shared_stack(app: cdk.App) -> cdk.Stack:
 
 @pytest.fixture(scope="module")
 def templates() -> dict[str, Template]:
-    return synth_stacks(lambda app: [self_hosted_stack(app), shared_stack(app)])
+    import app as example
+
+    return synth_stacks(
+        lambda app: [
+            self_hosted_stack(app),
+            shared_stack(app),
+            example.StreetPeopleStack(app, "Example", env=ENV),
+        ],
+        # the example app's one switch (cdk synth -c runtime=self-hosted)
+        context={"runtime": "self-hosted"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +131,15 @@ def test_the_team_gives_pool_domain_group_and_workers_without_sagemaker(self_hos
     # no SNS topic for SageMaker's task announcements, no invitation trigger reading SageMaker
     pool = next(iter(_resources(self_hosted, "AWS::Cognito::UserPool").values()))
     assert "LambdaConfig" not in pool["Properties"]
+
+
+def test_the_example_app_moves_to_the_self_hosted_runtime_by_one_context_flag(templates):
+    example = templates["Example"]
+    kinds = {r["Type"] for r in example.to_json()["Resources"].values()}
+    assert not [k for k in kinds if k.startswith("AWS::SageMaker::")]
+    example.resource_count_is("Custom::SelfHostedLabelingJob", 1)
+    example.resource_count_is("AWS::CloudFront::Distribution", 1)
+    assert cfn_lint_findings(example.to_json()) == []
 
 
 # -- the runtime's parts -----------------------------------------------------------------------
@@ -412,7 +431,8 @@ def test_fails_when_a_ground_truth_job_has_a_self_hosted_team(stack):
 def test_fails_when_runtime_is_not_a_runtime(stack):
     team = PrivateWorkteam(stack, "Team", runtime=Runtime.SELF_HOSTED)
     with pytest.raises(
-        ConfigurationError, match=r"runtime is 'self-hosted' \(a str\); allowed: Runtime\.GROUND_TRUTH"
+        ConfigurationError,
+        match=r"runtime is 'self-hosted' \(a str\); allowed: Runtime\.GROUND_TRUTH",
     ):
         _job(stack, team, "self-hosted")
 

@@ -221,6 +221,9 @@ class AwsJob:
     #: The events the handlers put on EventBridge (``PutEvents`` entries, as sent).
     events: list[dict[str, Any]] = field(default_factory=list)
     transitions: int = 0
+    csrf: dict[str, str] = field(default_factory=dict)
+    #: Bytes of the task pages served (data transfer out).
+    page_bytes: int = 0
     lambda_invocations: Counter[str] = field(default_factory=Counter)
     context: Any = None
 
@@ -271,8 +274,10 @@ class AwsJob:
         """One task, as the portal and the real elements do it: claim, open the page,
         submit through the Mechanical Turk endpoint. False when there is nothing."""
         claims = claims_of(worker)
-        me = json.loads(self.api(api_event("GET", "/api/me", claims))["body"])
-        headers = {"x-csrf-token": me["csrfToken"]}
+        if worker not in self.csrf:  # the portal asks once per session
+            me = json.loads(self.api(api_event("GET", "/api/me", claims))["body"])
+            self.csrf[worker] = me["csrfToken"]
+        headers = {"x-csrf-token": self.csrf[worker]}
         claimed = self.api(
             api_event("POST", f"/api/jobs/{job_name}/claim", claims, headers=headers)
         )
@@ -282,6 +287,13 @@ class AwsJob:
         url = urlsplit(task["taskUrl"])
         page = self.task_origin(api_event("GET", url.path + "?" + url.query))
         assert page["statusCode"] == 200, page["body"][:300]
+        self.page_bytes += len(page["body"].encode())
+        # the browser loads the task's data object through the task origin (a redirect)
+        start = page["body"].find(f"{TASK_ORIGIN}/data/")
+        if start >= 0:
+            end = min(i for i in (page["body"].find(c, start) for c in "'\" <") if i > 0)
+            data = self.task_origin(api_event("GET", urlsplit(page["body"][start:end]).path))
+            assert data["statusCode"] == 302, data
         query = parse_qs(url.query)
         submit_to = urlsplit(query["turkSubmitTo"][0]).path + "/mturk/externalSubmit"
         answer = {"category": {"label": choose(task)}}

@@ -126,6 +126,6 @@ def test_the_jobs_state_changes_went_to_eventbridge_with_ground_truths_shape(fin
 
 def test_every_object_took_three_answers_and_nothing_more(finished):
     job = finished["job"]
-    # 7 objects x 3 workers: 21 submits, 21 task pages
-    assert job.lambda_invocations["task-pages"] == 2 * OBJECTS * 3  # page + submit
+    # 7 objects x 3 workers: 21 answers, each a task page, its data object, a submit
+    assert job.lambda_invocations["task-pages"] == 3 * OBJECTS * 3
     assert job.counts["lambda:invoke"] >= OBJECTS  # pre-annotation per line + batches
