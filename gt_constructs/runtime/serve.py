@@ -237,6 +237,12 @@ def run(args: argparse.Namespace) -> int:
         runtime.close()
 
 
+def output_folder(runtime: Runtime) -> Path:
+    """Where the job's output (Ground Truth's layout) is written."""
+    base = str(runtime.job.request["OutputConfig"]["S3OutputPath"]).rstrip("/")
+    return Path(runtime.engine.blobs.path(f"{base}/{runtime.job.name}"))
+
+
 def _write_serve_file(runtime: Runtime, portal: str, task: str) -> None:
     info = {
         "portal": portal,
@@ -244,7 +250,7 @@ def _write_serve_file(runtime: Runtime, portal: str, task: str) -> None:
         "job": runtime.job.name,
         "team": runtime.job.team,
         "requesterTokenFile": str(runtime.data_dir / "requester-token"),
-        "output": str(runtime.data_dir / "output" / runtime.job.name),
+        "output": str(output_folder(runtime)),
         "pid": os.getpid(),
     }
     (runtime.data_dir / SERVE_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
@@ -269,5 +275,5 @@ def _print_links(runtime: Runtime, portal: str) -> None:
     if not workers:
         print("No workers yet: add them with --workers EMAIL ... or on the requester's page.")
     print(f"Requester API token: {runtime.data_dir / 'requester-token'} (Authorization: Bearer)")
-    print(f"Output:    {runtime.data_dir / 'output' / runtime.job.name}/")
+    print(f"Output:    {output_folder(runtime)}/")
     sys.stdout.flush()

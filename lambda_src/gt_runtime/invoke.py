@@ -155,8 +155,8 @@ class InProcessInvoker:
         known = ", ".join(sorted(self.functions)) or "none"
         return (
             f"the Lambda function {arn} is not one of the library's own Python handlers this "
-            f"runtime was given (known: {known}); a function of your own, or one in another "
-            "language, runs only on the AWS runtime"
+            f"runtime was given (known: {known}): only the AWS runtime runs it (a function "
+            "of your own, or one in another language)"
         )
 
     def pre_annotation(self, arn: str, event: dict[str, Any]) -> Any:
