@@ -409,3 +409,11 @@ def aws_runtime(count: int, *, workers_per_object: int = 3) -> Iterator[AwsJob]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def on_dynamodb(made: Any) -> Any:
+    """An engine test's ``Setup`` with its store swapped for ``DynamoStore`` (moto active)."""
+    store = dynamo_store()
+    made.store = store
+    made.engine.store = store
+    return made
