@@ -8,9 +8,14 @@ capacity is measured from the items each request reads and writes. The counts pe
 object and per answer are priced at list prices (us-east-1, on-demand, no free tier)
 and scaled to 1,000 objects. Target: under $0.50 per 1,000 objects.
 
-    python benchmarks/runtime_cost.py            # 300 objects x 3 workers
+    python benchmarks/runtime_cost.py            # 50 objects x 3 workers (about a minute)
     python benchmarks/runtime_cost.py --smoke    # 15 objects, seconds (CI)
     python benchmarks/runtime_cost.py --json     # the figures as JSON
+
+moto's in-memory tables answer an index query by walking the table, so a run grows
+faster than linearly with the objects (and holds everything in memory): it is kept
+small. The per-object figures are steady from 15 to 60 objects (about 45 read and 52
+write units per object).
 
 What it does not price (not per object, or not the runtime's): Cognito monthly active
 users, the Secrets Manager secret ($0.40 a month), CloudWatch alarms and dashboard,
@@ -274,10 +279,10 @@ def report(figures: dict[str, Any], costs: dict[str, float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="15 objects (seconds)")
-    parser.add_argument("--objects", type=int, default=None, help="objects (default 300)")
+    parser.add_argument("--objects", type=int, default=None, help="objects (default 50)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    objects = args.objects or (15 if args.smoke else 300)
+    objects = args.objects or (15 if args.smoke else 50)
     if objects < 1:
         parser.error("--objects must be at least 1")
     with contextlib.redirect_stdout(io.StringIO()):  # the handlers' own JSON logs
