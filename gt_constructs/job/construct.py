@@ -29,7 +29,7 @@ from ..lambda_src.gt_annotation import contract
 from ..log_groups import JobLogs
 from ..nag import acknowledge_bucket_deployment_provider
 from ..runtime.aws import Runtime, SelfHostedRuntime
-from ..runtime.aws.binding import run_on, self_hosted_runtime
+from ..runtime.aws.binding import run_on, self_hosted_runner, self_hosted_runtime
 from ..runtime.aws.job import SelfHostedJobResource, SelfHostedRunner
 from ..task_type import TaskType
 from ..template import WorkerTemplate
@@ -138,11 +138,7 @@ class CustomLabelingJob(Construct):
     :param access_logs_bucket: where created buckets write S3 access logs. Default: none.
     :param log_retention: retention of every log group of the job (functions, runner,
         uploads). Default: one month.
-    :param runtime: where the job runs: ``Runtime.GROUND_TRUTH``, or
-        ``Runtime.SELF_HOSTED`` (the library's labeling runtime in this stack, shared
-        by its self-hosted jobs; the team must be a ``PrivateWorkteam(...,
-        runtime=Runtime.SELF_HOSTED)``), or a ``SelfHostedRuntime`` to run on.
-        Default: GROUND_TRUTH.
+    :param runtime: SELF_HOSTED (team too) or a SelfHostedRuntime. Default: GROUND_TRUTH.
     """
 
     def __init__(
@@ -194,17 +190,8 @@ class CustomLabelingJob(Construct):
         self.settings = settings = JobSettings.from_props(props)
         self.template = checked_template(self, template, dataset)
         answer_name = validated_template(self, dataset)
-        #: The self-hosted runtime the job runs on; None: Ground Truth runs it.
-        self.self_hosted_runtime = self_hosted_runtime(
-            self,
-            runtime,
-            workteam,
-            encryption_key=encryption_key,
-            removal_policy=removal_policy,
-            log_retention=log_retention,
-        )
-        if self.self_hosted_runtime is None:
-            warn_closed_to_new_customers(self)
+        # None: Ground Truth runs the job (then a warning says it takes no new customers).
+        self.self_hosted_runtime = self_hosted_runtime(self, props)
 
         self.encryption_key = encryption_key
         self.log_settings = job_logs(self, log_retention, removal_policy)
@@ -261,18 +248,7 @@ class CustomLabelingJob(Construct):
         self.create_labeling_job_request: dict[str, Any] = self.request.render()
         self.job: LabelingJobResource | SelfHostedJobResource | None = None
         if self.self_hosted_runtime is not None:
-            run_on(self.self_hosted_runtime, self, binding, (input_bucket, output_bucket))
-        if start_on_deploy and self.self_hosted_runtime is not None:
-            self.job = SelfHostedJobResource(
-                self,
-                "Job",
-                runtime=self.self_hosted_runtime,
-                request=self.create_labeling_job_request,
-                job_name_prefix=self.job_name_prefix,
-                stop_replaced_jobs=stop_replaced_jobs,
-                removal_policy=removal_policy,
-                dependencies=job_dependencies(self, workteam, binding),
-            )
+            self.job = run_on(self.self_hosted_runtime, self, binding, props)
         elif start_on_deploy:
             self.job = LabelingJobResource(
                 self,
@@ -347,17 +323,10 @@ class CustomLabelingJob(Construct):
 
     def _operations(self, emails: Sequence[str], key: kms.IKey | None) -> None:
         """Another batch on demand (the runner), and watching the job (monitoring)."""
-        runtime = self.self_hosted_runtime
+        runtime = self.self_hosted_runtime  # None: Ground Truth runs the job
         self.runner: LabelingJobRunner | SelfHostedRunner = (
-            SelfHostedRunner(
-                self,
-                "Runner",
-                runtime=runtime,
-                request=self.request,
-                job_name_prefix=self.job_name_prefix,
-                log_settings=self.log_settings,
-            )
-            if runtime is not None
+            self_hosted_runner(runtime, self)
+            if runtime
             else LabelingJobRunner(
                 self,
                 "Runner",

@@ -46,12 +46,8 @@ class PrivateWorkteam(Construct):
             worker_emails=["ana@example.com"],
         )
 
-    Self-hosted (``runtime=Runtime.SELF_HOSTED``, for jobs on the library's own
-    labeling runtime): the pool, its domain, the team's group and the workers only;
-    no SageMaker workforce or workteam, no task-notification topic. The team is
-    still named by ``workteam_arn`` (a SageMaker-shaped ARN whose last part is the
-    group's name), which is how the runtime knows the team; no such SageMaker
-    resource exists.
+    ``runtime=Runtime.SELF_HOSTED``: pool, domain, group and workers only (no SageMaker
+    resource; ``workteam_arn`` names the group for the self-hosted runtime).
 
     Workers: each address in ``worker_emails`` becomes a Cognito user (username =
     the address, invitation e-mailed with a temporary password) in the team's
@@ -116,9 +112,8 @@ class PrivateWorkteam(Construct):
             (each confirms once). Default: true.
         :param log_retention: retention of the helper functions' logs. Default: one week.
         :param removal_policy: of the user pool and the topic's key. Default: RETAIN.
-        :param runtime: ``Runtime.SELF_HOSTED`` makes no SageMaker workforce, workteam or
-            notification topic (the jobs of the team run on ``SelfHostedRuntime``); an
-            existing pool then needs no app client. Default: GROUND_TRUTH.
+        :param runtime: SELF_HOSTED: no SageMaker workforce, workteam or topic; an existing
+            pool needs no app client. Default: GROUND_TRUTH.
         """
         super().__init__(scope, construct_id)
         settings = WorkteamSettings(
@@ -157,13 +152,7 @@ class PrivateWorkteam(Construct):
         self.notification_key: kms.IKey | None = None
         self.workteam: sagemaker.CfnWorkteam | None = None
         if runtime is Runtime.SELF_HOSTED:
-            # The team's name in an ARN of the shape jobs expect; the runtime reads the
-            # last part (the group). No SageMaker workteam of that name is made.
-            self.workteam_arn: str = Stack.of(self).format_arn(
-                service="sagemaker",
-                resource="workteam",
-                resource_name=f"private-crowd/{settings.workteam_name}",
-            )
+            self.workteam_arn: str = _self_hosted_arn(self, settings.workteam_name)
         else:
             if notifications:
                 self.notification_topic, self.notification_key = _notifications(
@@ -336,6 +325,14 @@ class PrivateWorkteam(Construct):
                 value=self.notification_topic.topic_arn,
                 description="Where SageMaker announces waiting tasks",
             )
+
+
+def _self_hosted_arn(scope: Construct, name: str) -> str:
+    """The team's name in an ARN of the shape jobs expect; the runtime reads its last part
+    (the group). No SageMaker workteam of that name is made."""
+    return Stack.of(scope).format_arn(
+        service="sagemaker", resource="workteam", resource_name=f"private-crowd/{name}"
+    )
 
 
 def _default_workteam_name(scope: Construct) -> str:

@@ -3,7 +3,7 @@ runtime found or made, and the job's grants, resource and runner on it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import RemovalPolicy
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ...dataset import DatasetBinding
     from ...job.construct import CustomLabelingJob
     from .construct import SelfHostedRuntime
+    from .job import SelfHostedJobResource, SelfHostedRunner
 
 
 def _is_runtime_construct(value: Any) -> bool:
@@ -25,17 +26,11 @@ def _is_runtime_construct(value: Any) -> bool:
     return isinstance(value, SelfHostedRuntime)
 
 
-def self_hosted_runtime(
-    job: Construct,
-    runtime: Any,
-    workteam: Any,
-    *,
-    encryption_key: Any,
-    removal_policy: RemovalPolicy,
-    log_retention: logs.RetentionDays,
-) -> SelfHostedRuntime | None:
-    """The job's self-hosted runtime, or ``None`` on Ground Truth; one clear error for a
-    ``runtime`` that is neither, and for a team the runtime cannot use."""
+def self_hosted_runtime(job: Construct, props: Mapping[str, Any]) -> SelfHostedRuntime | None:
+    """The job's self-hosted runtime (``props``: the job's, by name), or ``None`` on Ground
+    Truth; one clear error for a ``runtime`` that is neither, and for a team the runtime
+    cannot use."""
+    runtime, workteam = props.get("runtime", Runtime.GROUND_TRUTH), props["workteam"]
     where = f"CustomLabelingJob {job.node.path}"
     if runtime is Runtime.GROUND_TRUTH:
         if getattr(workteam, "runtime", Runtime.GROUND_TRUTH) is Runtime.SELF_HOSTED:
@@ -47,6 +42,9 @@ def self_hosted_runtime(
                     "runtime=Runtime.SELF_HOSTED to the job too, or make the team without it"
                 ],
             )
+        from ...job.construct import warn_closed_to_new_customers
+
+        warn_closed_to_new_customers(job)
         return None
     if runtime is not Runtime.SELF_HOSTED and not _is_runtime_construct(runtime):
         raise ConfigurationError(
@@ -75,9 +73,9 @@ def self_hosted_runtime(
     return SelfHostedRuntime.of(
         job,
         workteam,
-        encryption_key=encryption_key,
-        removal_policy=removal_policy,
-        log_retention=log_retention,
+        encryption_key=props.get("encryption_key"),
+        removal_policy=props.get("removal_policy", RemovalPolicy.RETAIN),
+        log_retention=props.get("log_retention", logs.RetentionDays.ONE_MONTH),
     )
 
 
@@ -85,10 +83,14 @@ def run_on(
     runtime: SelfHostedRuntime,
     job: CustomLabelingJob,
     binding: DatasetBinding,
-    given_buckets: Sequence[Any],
-) -> None:
-    """Give the runtime exactly this job's objects, prefixes, keys and functions."""
+    props: Mapping[str, Any],
+) -> SelfHostedJobResource | None:
+    """Give the runtime exactly this job's objects, prefixes, keys and functions; then
+    (``start_on_deploy``) the job's custom resource on it. ``props``: the job's."""
+    given_buckets = (props.get("input_bucket"), props.get("output_bucket"))
+    from ...job.lifecycle import job_dependencies
     from ...job.role import job_keys
+    from .job import SelfHostedJobResource
 
     settings = job.settings
     runtime.add_job(
@@ -98,4 +100,30 @@ def run_on(
         output_prefix=job.output_prefix,
         functions=[job.pre_annotation_function, job.post_annotation_function],
         encryption_keys=job_keys(job.encryption_key, list(given_buckets)),
+    )
+    if not props.get("start_on_deploy", True):
+        return None
+    return SelfHostedJobResource(
+        job,
+        "Job",
+        runtime=runtime,
+        request=job.create_labeling_job_request,
+        job_name_prefix=job.job_name_prefix,
+        stop_replaced_jobs=props.get("stop_replaced_jobs", True),
+        removal_policy=props.get("removal_policy", RemovalPolicy.RETAIN),
+        dependencies=job_dependencies(job, props["workteam"], binding),
+    )
+
+
+def self_hosted_runner(runtime: SelfHostedRuntime, job: CustomLabelingJob) -> SelfHostedRunner:
+    """The job's runner for further batches, on the runtime's state machine."""
+    from .job import SelfHostedRunner
+
+    return SelfHostedRunner(
+        job,
+        "Runner",
+        runtime=runtime,
+        request=job.request,
+        job_name_prefix=job.job_name_prefix,
+        log_settings=job.log_settings,
     )

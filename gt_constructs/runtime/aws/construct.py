@@ -30,27 +30,65 @@ from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_cognito as cognito
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
 from ...functions import annotation_function
 from ...lambda_src.gt_runtime import aws_contract as contract
 from ...log_groups import JobLogs
-from ...nag import S3_GRANT_REASONS, acknowledge, acknowledge_wildcards
 from ...validation import ConfigurationError
-from .machine import job_definition
+from .parts import acknowledge_runtime, http_api, job_state_machine, runtime_table
 from .portal import TOKEN_HEADER, Portal
 from .renderer import renderer_layer
 
 #: Construct id of the stack's shared runtime (made by the first self-hosted job).
 SHARED_ID = "LabelingRuntime"
+
+
+def shared_runtime(
+    scope: IConstruct,
+    workteam: Any,
+    *,
+    encryption_key: kms.IKey | None = None,
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+) -> SelfHostedRuntime:
+    """The stack's shared runtime for ``workteam``'s pool, made by the first job that asks
+    (with that job's key, removal policy and log retention)."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(SHARED_ID)
+    pool = getattr(workteam, "user_pool", None)
+    domain = getattr(workteam, "user_pool_domain", None)
+    if isinstance(existing, SelfHostedRuntime):
+        if pool is not None and existing.user_pool.node.path != pool.node.path:
+            raise ConfigurationError(
+                f"CustomLabelingJob {scope.node.path}",
+                [
+                    "runtime=Runtime.SELF_HOSTED: the stack's shared runtime serves the "
+                    f"user pool {existing.user_pool.node.path}, and this job's workteam is "
+                    f"of {pool.node.path}; make a SelfHostedRuntime(user_pool=..., "
+                    "user_pool_domain=...) for that pool and pass runtime=<it>"
+                ],
+            )
+        return existing
+    if pool is None or domain is None:
+        raise ConfigurationError(
+            f"CustomLabelingJob {scope.node.path}", [missing_pool_message(workteam)]
+        )
+    return SelfHostedRuntime(
+        stack,
+        SHARED_ID,
+        user_pool=pool,
+        user_pool_domain=domain,
+        encryption_key=encryption_key,
+        removal_policy=removal_policy,
+        log_retention=log_retention,
+    )
 
 
 class SelfHostedRuntime(Construct):
@@ -99,26 +137,8 @@ class SelfHostedRuntime(Construct):
         self.log_settings = JobLogs(
             retention=log_retention, removal_policy=removal_policy, encryption_key=encryption_key
         )
-        self.table = self._table(encryption_key, removal_policy)
-        # Signs the task pages', submits' and data URLs' tokens (read by the API and task
-        # functions only).
-        self.signing_secret = secretsmanager.Secret(
-            self,
-            "SigningKey",
-            description="Signs the self-hosted labeling runtime's task-page tokens",
-            encryption_key=encryption_key,
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.requester_group = cognito.CfnUserPoolGroup(
-            self,
-            "Requesters",
-            user_pool_id=user_pool.user_pool_id,
-            group_name=requester_group_name,
-            description="Requesters of the self-hosted labeling runtime (status, output, stop)",
-        )
+        self.table = runtime_table(self, encryption_key, removal_policy)
+        self._sign_and_admit(user_pool, requester_group_name, encryption_key)
         environment = {
             contract.ENV_TABLE: self.table.table_name,
             contract.ENV_EVENT_SOURCE: contract.EVENT_SOURCE,
@@ -151,7 +171,7 @@ class SelfHostedRuntime(Construct):
             memory=1024,
             timeout=Duration.minutes(10),
         )
-        self.state_machine = self._state_machine()
+        self.state_machine = job_state_machine(self)
         self.lifecycle_function = self._function(
             "Lifecycle",
             contract.LIFECYCLE_HANDLER,
@@ -160,6 +180,61 @@ class SelfHostedRuntime(Construct):
             memory=256,
             timeout=Duration.minutes(2),
         )
+        self._grant_runtime()
+        self.api = http_api(self)
+        self.portal = Portal(
+            self,
+            "Portal",
+            api=self.api,
+            user_pool=user_pool,
+            sign_in_domain=(
+                f"https://{user_pool_domain.domain_name}.auth.{stack.region}.amazoncognito.com"
+            ),
+            encryption_key=encryption_key,
+            removal_policy=removal_policy,
+            log_settings=self.log_settings,
+            access_logs_bucket=access_logs_bucket,
+        )
+        self._routes()
+        self.portal_url = self.portal.url
+        self.task_origin = self.api.api_endpoint
+        for function in (self.api_function, self.task_function):
+            function.add_environment(contract.ENV_TASK_ORIGIN, self.task_origin)
+        self.task_function.add_environment(contract.ENV_PORTAL_ORIGIN, self.portal_url)
+        acknowledge_runtime(self)
+        CfnOutput(self, "PortalUrl", value=self.portal_url, description="Labeling portal")
+        CfnOutput(self, "TaskOrigin", value=self.task_origin, description="Task pages' origin")
+        CfnOutput(self, "TableName", value=self.table.table_name, description="Runtime table")
+
+    def _sign_and_admit(
+        self, user_pool: cognito.IUserPool, group_name: str, key: kms.IKey | None
+    ) -> None:
+        """The token-signing secret and the requesters' group."""
+        encryption_key = key
+        requester_group_name = group_name
+        # Signs the task pages', submits' and data URLs' tokens (read by the API and task
+        # functions only).
+        self.signing_secret = secretsmanager.Secret(
+            self,
+            "SigningKey",
+            description="Signs the self-hosted labeling runtime's task-page tokens",
+            encryption_key=encryption_key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.requester_group = cognito.CfnUserPoolGroup(
+            self,
+            "Requesters",
+            user_pool_id=user_pool.user_pool_id,
+            group_name=requester_group_name,
+            description="Requesters of the self-hosted labeling runtime (status, output, stop)",
+        )
+
+    def _grant_runtime(self) -> None:
+        """What the runtime's own functions may do (the jobs add theirs: ``add_job``)."""
+        stack = Stack.of(self)
         self.state_machine.grant_start_execution(self.lifecycle_function)
         self.lifecycle_function.add_to_role_policy(
             iam.PolicyStatement(
@@ -195,72 +270,10 @@ class SelfHostedRuntime(Construct):
                     conditions={"StringEquals": {"events:source": contract.EVENT_SOURCE}},
                 )
             )
-        self.api = self._api()
-        self.portal = Portal(
-            self,
-            "Portal",
-            api=self.api,
-            user_pool=user_pool,
-            sign_in_domain=(
-                f"https://{user_pool_domain.domain_name}.auth.{stack.region}.amazoncognito.com"
-            ),
-            encryption_key=encryption_key,
-            removal_policy=removal_policy,
-            log_settings=self.log_settings,
-            access_logs_bucket=access_logs_bucket,
-        )
-        self._routes()
-        self.portal_url = self.portal.url
-        self.task_origin = self.api.api_endpoint
-        for function in (self.api_function, self.task_function):
-            function.add_environment(contract.ENV_TASK_ORIGIN, self.task_origin)
-        self.task_function.add_environment(contract.ENV_PORTAL_ORIGIN, self.portal_url)
-        self._acknowledge()
-        CfnOutput(self, "PortalUrl", value=self.portal_url, description="Labeling portal")
-        CfnOutput(self, "TaskOrigin", value=self.task_origin, description="Task pages' origin")
-        CfnOutput(self, "TableName", value=self.table.table_name, description="Runtime table")
 
-    # -- the stack's shared runtime ----------------------------------------------------------
-    @staticmethod
-    def of(
-        scope: IConstruct,
-        workteam: Any,
-        *,
-        encryption_key: kms.IKey | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-    ) -> SelfHostedRuntime:
-        """The stack's shared runtime for ``workteam``'s pool, made by the first job that asks
-        (with that job's key, removal policy and log retention)."""
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(SHARED_ID)
-        pool = getattr(workteam, "user_pool", None)
-        domain = getattr(workteam, "user_pool_domain", None)
-        if isinstance(existing, SelfHostedRuntime):
-            if pool is not None and existing.user_pool.node.path != pool.node.path:
-                raise ConfigurationError(
-                    f"CustomLabelingJob {scope.node.path}",
-                    [
-                        "runtime=Runtime.SELF_HOSTED: the stack's shared runtime serves the "
-                        f"user pool {existing.user_pool.node.path}, and this job's workteam is "
-                        f"of {pool.node.path}; make a SelfHostedRuntime(user_pool=..., "
-                        "user_pool_domain=...) for that pool and pass runtime=<it>"
-                    ],
-                )
-            return existing
-        if pool is None or domain is None:
-            raise ConfigurationError(
-                f"CustomLabelingJob {scope.node.path}", [missing_pool_message(workteam)]
-            )
-        return SelfHostedRuntime(
-            stack,
-            SHARED_ID,
-            user_pool=pool,
-            user_pool_domain=domain,
-            encryption_key=encryption_key,
-            removal_policy=removal_policy,
-            log_retention=log_retention,
-        )
+    # -- the stack's shared runtime
+    #: The stack's shared runtime for a team's pool, made by the first job that asks.
+    of = staticmethod(shared_runtime)
 
     # -- parts ---------------------------------------------------------------------------------
     @property
@@ -271,37 +284,6 @@ class SelfHostedRuntime(Construct):
             self.steps_function,
             self.lifecycle_function,
         ]
-
-    def _table(self, key: kms.IKey | None, removal_policy: RemovalPolicy) -> dynamodb.Table:
-        string = dynamodb.AttributeType.STRING
-        table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name=contract.PK, type=string),
-            sort_key=dynamodb.Attribute(name=contract.SK, type=string),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            encryption=(
-                dynamodb.TableEncryption.CUSTOMER_MANAGED
-                if key
-                else dynamodb.TableEncryption.AWS_MANAGED
-            ),
-            encryption_key=key,
-            deletion_protection=removal_policy == RemovalPolicy.RETAIN,
-            removal_policy=removal_policy,
-        )
-        for index, (pk, sk) in contract.INDEXES.items():
-            table.add_global_secondary_index(
-                index_name=index,
-                partition_key=dynamodb.Attribute(name=pk, type=string),
-                sort_key=dynamodb.Attribute(name=sk, type=string),
-                # A claim reads the free slots from the index alone.
-                projection_type=dynamodb.ProjectionType.INCLUDE,
-                non_key_attributes=list(contract.INDEX_ATTRIBUTES),
-            )
-        return table
 
     def _function(
         self,
@@ -326,74 +308,6 @@ class SelfHostedRuntime(Construct):
             removal_policy=settings.removal_policy,
             encryption_key=settings.encryption_key,
         )
-
-    def _state_machine(self) -> sfn.StateMachine:
-        log_group = logs.LogGroup(
-            self,
-            "JobMachineLogs",
-            retention=self.log_settings.retention,
-            removal_policy=self.log_settings.removal_policy,
-            encryption_key=self.log_settings.encryption_key,
-        )
-        machine = sfn.StateMachine(
-            self,
-            "JobMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(
-                job_definition(self, self.steps_function)
-            ),
-            # A job waits for workers up to 30 days (TaskAvailabilityLifetimeInSeconds);
-            # an execution hands over to a new one long before the 1-year limit.
-            timeout=Duration.days(45),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
-            ),
-        )
-        # ContinueAsNew starts this machine by $$.StateMachine.Id: a policy of its own,
-        # so the machine does not depend on a statement that names it.
-        iam.Policy(
-            self,
-            "JobMachineContinuesItself",
-            roles=[machine.role],
-            statements=[
-                iam.PolicyStatement(
-                    actions=["states:StartExecution"], resources=[machine.state_machine_arn]
-                )
-            ],
-        )
-        return machine
-
-    def _api(self) -> apigw.HttpApi:
-        api = apigw.HttpApi(
-            self,
-            "HttpApi",
-            description="Self-hosted labeling runtime: portal API and task pages",
-            create_default_stage=True,
-        )
-        log_group = logs.LogGroup(
-            self,
-            "ApiAccessLogs",
-            retention=self.log_settings.retention,
-            removal_policy=self.log_settings.removal_policy,
-            encryption_key=self.log_settings.encryption_key,
-        )
-        stage = api.default_stage
-        assert stage is not None
-        cfn_stage = stage.node.default_child
-        assert isinstance(cfn_stage, apigw.CfnStage)
-        cfn_stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
-            destination_arn=log_group.log_group_arn,
-            format=(
-                '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
-                '"time":"$context.requestTime","method":"$context.httpMethod",'
-                '"route":"$context.routeKey","status":"$context.status",'
-                '"latency":"$context.responseLatency","error":"$context.authorizer.error"}'
-            ),
-        )
-        cfn_stage.default_route_settings = apigw.CfnStage.RouteSettingsProperty(
-            throttling_burst_limit=500, throttling_rate_limit=200
-        )
-        return api
 
     def _routes(self) -> None:
         # The portal's ID token, which CloudFront moves from its cookie to this header.
@@ -453,57 +367,6 @@ class SelfHostedRuntime(Construct):
                 key.grant(function, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
     # -- cdk-nag -------------------------------------------------------------------------------
-    def _acknowledge(self) -> None:
-        acknowledge_wildcards(
-            self,
-            [
-                (
-                    r"^Resource::<.*Table.*\.Arn>/index/\*$",
-                    "The runtime's queries use the table's own indexes (CDK's table grant "
-                    "names them all with /index/*)",
-                ),
-                (
-                    r"^Resource::.*\.Arn>:\*$",
-                    "Invoking a version or alias of the job's own annotation functions "
-                    "(CDK's grant_invoke names them with :*)",
-                ),
-                (
-                    r":execution:.*\*$",
-                    "The executions of the runtime's own job state machine (named at run time)",
-                ),
-                (
-                    r"^Resource::\*$",
-                    "X-Ray and CloudWatch Logs delivery actions (added by aws-cdk-lib for "
-                    "tracing and logging) have no resource-level permissions",
-                ),
-                *S3_GRANT_REASONS,
-                (
-                    r"^Resource::.*/\*$",
-                    "The job's output prefix and dataset keys (known by prefix only; job "
-                    "names are chosen at deploy)",
-                ),
-            ],
-        )
-        for route in self.task_routes:
-            acknowledge(
-                route,
-                "AwsSolutions-APIG4",
-                "Task pages and the Mechanical Turk submit endpoint are reached by the "
-                "unguessable task id the portal gives the signed-in worker (the page runs "
-                "in a sandboxed frame on this origin, which holds no credentials)",
-            )
-        acknowledge(
-            self.signing_secret,
-            "AwsSolutions-SMG4",
-            "The key signs task-page tokens that live at most a task's time limit plus two "
-            "minutes; replacing it (a new deploy of the secret) only ends open task pages",
-        )
-        acknowledge(
-            self.api,
-            "AwsSolutions-APIG1",
-            "The default stage logs every request to the ApiAccessLogs log group "
-            "(set through the stage's access_log_settings)",
-        )
 
 
 def _allow(function: lambda_.IFunction, actions: list[str], resources: list[str]) -> None:

@@ -141,15 +141,7 @@ def job_definition(scope: Construct, steps: lambda_.IFunction) -> sfn.IChainable
     for step in (initialize, pre_annotate, start, tick, continue_as_new):
         step.add_catch(failed, errors=["States.ALL"], result_path="$.error")
 
-    loop = wait.next(tick).next(
-        sfn.Choice(scope, "Next?")
-        .when(sfn.Condition.boolean_equals("$.tick.done", True), finished)
-        .when(
-            sfn.Condition.number_greater_than_equals("$.tick.round", MAX_ROUNDS),
-            continue_as_new.next(sfn.Succeed(scope, "HandedOver")),
-        )
-        .otherwise(wait)
-    )
+    loop = _loop(scope, wait, tick, continue_as_new, finished)
     begin = (
         initialize.next(pre_annotate)
         .next(start)
@@ -163,4 +155,23 @@ def job_definition(scope: Construct, steps: lambda_.IFunction) -> sfn.IChainable
         sfn.Choice(scope, "Resume?")
         .when(sfn.Condition.is_present("$.resume"), loop)
         .otherwise(begin)
+    )
+
+
+def _loop(
+    scope: Construct,
+    wait: sfn.Wait,
+    tick: tasks.LambdaInvoke,
+    continue_as_new: sfn.CustomState,
+    finished: sfn.Succeed,
+) -> sfn.IChainable:
+    """Wait, Tick, then finished, handed over (``MAX_ROUNDS``) or another round."""
+    return wait.next(tick).next(
+        sfn.Choice(scope, "Next?")
+        .when(sfn.Condition.boolean_equals("$.tick.done", True), finished)
+        .when(
+            sfn.Condition.number_greater_than_equals("$.tick.round", MAX_ROUNDS),
+            continue_as_new.next(sfn.Succeed(scope, "HandedOver")),
+        )
+        .otherwise(wait)
     )

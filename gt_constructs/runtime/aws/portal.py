@@ -143,6 +143,12 @@ class Portal(Construct):
             id_token_validity=Duration.hours(1),
             refresh_token_validity=Duration.days(1),
         )
+        self._upload(api, sign_in_domain, log_settings)
+        _acknowledge_distribution(self.distribution)
+
+    def _upload(self, api: apigw.HttpApi, sign_in_domain: str, log_settings: JobLogs) -> None:
+        """The portal's files, the sign-in page and ``portal-config.json``, then a cache
+        invalidation."""
         from ..task_page import FRAME_SANDBOX
 
         #: ``/portal-config.json``: what the portal's script reads first.
@@ -181,8 +187,8 @@ class Portal(Construct):
             memory_limit=512,
             log_group=log_settings.bucket_deployment_log_group(self),
         )
-        acknowledge_bucket_deployment_provider(stack)
-        for provider in bucket_deployment_singletons(stack):
+        acknowledge_bucket_deployment_provider(Stack.of(self))
+        for provider in bucket_deployment_singletons(Stack.of(self)):
             acknowledge_wildcards(
                 provider,
                 [
@@ -194,7 +200,6 @@ class Portal(Construct):
                     )
                 ],
             )
-        _acknowledge_distribution(self.distribution)
 
 
 def _acknowledge_distribution(distribution: cloudfront.Distribution) -> None:
