@@ -13,6 +13,10 @@ Context (``-c key=value`` or cdk.json):
                        region): only a Cognito group and a workteam are added
   workteamArn          import a workteam made elsewhere instead
   notificationEmail    e-mail told when a job completes, fails or stops
+  runtime              ground-truth (default) or self-hosted: the same job on the
+                       library's labeling runtime in this stack (DynamoDB, Lambda,
+                       Step Functions, an HTTP API and a portal behind CloudFront);
+                       no SageMaker workforce, workteam or labeling job is made
 """
 
 from __future__ import annotations
@@ -54,12 +58,14 @@ from gt_constructs import (  # noqa: E402
     IWorkteam,
     PayloadAccess,
     PrivateWorkteam,
+    Runtime,
     TaskType,
     WorkerTemplate,
 )
 
 HERE = Path(__file__).resolve().parent
 PLACEHOLDER_WORKER = "worker@example.com"
+RUNTIMES = {"ground-truth": Runtime.GROUND_TRUTH, "self-hosted": Runtime.SELF_HOSTED}
 
 
 def _context_list(scope: Construct, key: str) -> list[str]:
@@ -76,6 +82,7 @@ class StreetPeopleStack(cdk.Stack):
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.runtime = _runtime(self)
         workteam = self._workteam()
         job = CustomLabelingJob(
             self,
@@ -98,12 +105,13 @@ class StreetPeopleStack(cdk.Stack):
             label_attribute_name="street-people",
             removal_policy=cdk.RemovalPolicy.DESTROY,
             notification_emails=_context_list(self, "notificationEmail"),
+            runtime=self.runtime,
         )
         cdk.CfnOutput(self, "LabelAttributeName", value=job.label_attribute_name)
 
     def _workteam(self) -> IWorkteam:
         arn = self.node.try_get_context("workteamArn")
-        if arn:
+        if arn:  # a self-hosted job refuses a workteam known by its ARN alone (it says why)
             return PrivateWorkteam.from_workteam_arn(self, "Workteam", arn)
         emails = _context_list(self, "workerEmails") or [PLACEHOLDER_WORKER]
         pool_id = self.node.try_get_context("existingUserPoolId")
@@ -116,13 +124,25 @@ class StreetPeopleStack(cdk.Stack):
                 user_pool_client_id=client_id,
                 worker_emails=emails,
                 description="Workers labelling people in street scenes",
+                runtime=self.runtime,
             )
         return PrivateWorkteam(
             self,
             "Workteam",
             worker_emails=emails,
             description="Workers labelling people in street scenes",
+            runtime=self.runtime,
         )
+
+
+def _runtime(scope: Construct) -> Runtime:
+    value = str(scope.node.try_get_context("runtime") or "ground-truth").strip().lower()
+    if value not in RUNTIMES:
+        raise SystemExit(
+            f"context runtime={value!r} is unknown; allowed: {', '.join(RUNTIMES)} "
+            "(cdk synth -c runtime=self-hosted)"
+        )
+    return RUNTIMES[value]
 
 
 def print_synth_messages(assembly: cx_api.CloudAssembly, stream: TextIO) -> int:

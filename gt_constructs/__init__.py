@@ -25,6 +25,8 @@ _EXPORTS = {
     "ManifestFromS3Prefix": "job.manifest",
     "PayloadAccess": "job.role",
     "PrivateWorkteam": "workteam",
+    "Runtime": "runtime.aws.kind",
+    "SelfHostedRuntime": "runtime.aws",
     "SkillScope": "job.skill_table",
     "TaskType": "task_type",
     "TemplateError": "template",
@@ -43,6 +45,8 @@ __all__ = [
     "ManifestFromS3Prefix",
     "PayloadAccess",
     "PrivateWorkteam",
+    "Runtime",
+    "SelfHostedRuntime",
     "SkillScope",
     "TaskType",
     "TemplateError",
@@ -82,6 +86,7 @@ if TYPE_CHECKING:
     from .job.role import PayloadAccess
     from .job.runner import LabelingJobRunner
     from .job.skill_table import SkillScope
+    from .runtime.aws import Runtime, SelfHostedRuntime
     from .task_type import DataKind, TaskType
     from .template import TemplateError, WorkerTemplate
     from .validation import ConfigurationError

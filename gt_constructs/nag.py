@@ -17,6 +17,7 @@ names are not ours to know.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ def render(value: Any) -> str:
             return re.sub(r"\$\{([^}]+)\}", r"<\1>", arg)
         if fn == "Fn::Join" and isinstance(arg, list) and len(arg) == 2:
             return str(arg[0]).join(render(part) for part in arg[1])
+    if isinstance(value, dict | list):
+        # Any other intrinsic (Fn::Select, Fn::Split...): cdk-nag writes its compact JSON.
+        return json.dumps(value, separators=(",", ":"))
     return str(value)
 
 

@@ -29,6 +29,9 @@ from ..dataset import Dataset, DatasetBinding
 from ..lambda_src.gt_annotation import contract
 from ..log_groups import JobLogs, grant_log_encryption
 from ..nag import acknowledge_bucket_deployment_provider
+from ..runtime.aws import Runtime, SelfHostedRuntime
+from ..runtime.aws.binding import run_on, self_hosted_runner, self_hosted_runtime
+from ..runtime.aws.job import SelfHostedJobResource, SelfHostedRunner
 from ..task_type import TaskType
 from ..template import WorkerTemplate
 from ..validation import Problems
@@ -142,6 +145,7 @@ class CustomLabelingJob(Construct):
     :param access_logs_bucket: where created buckets write S3 access logs. Default: none.
     :param log_retention: retention of every log group of the job (functions, runner,
         uploads). Default: one month.
+    :param runtime: SELF_HOSTED (team too) or a SelfHostedRuntime. Default: GROUND_TRUTH.
     """
 
     def __init__(
@@ -185,6 +189,7 @@ class CustomLabelingJob(Construct):
         notification_emails: Sequence[str] = (),
         access_logs_bucket: s3.IBucket | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        runtime: Runtime | SelfHostedRuntime = Runtime.GROUND_TRUTH,
     ) -> None:
         # Every prop by name (nothing else is defined yet), judged as one: wrong types too.
         props = {name: value for name, value in dict(locals()).items() if name in EXPECTED}
@@ -192,7 +197,8 @@ class CustomLabelingJob(Construct):
         self.settings = settings = JobSettings.from_props(props, construct_key=construct_key(self))
         self.template = checked_template(self, template, dataset)
         answer_name = validated_template(self, dataset)
-        warn_closed_to_new_customers(self)
+        # None: Ground Truth runs the job (then a warning says it takes no new customers).
+        self.self_hosted_runtime = self_hosted_runtime(self, props)
 
         self.encryption_key = encryption_key
         self.log_settings = job_logs(self, log_retention, removal_policy)
@@ -252,8 +258,10 @@ class CustomLabelingJob(Construct):
 
         self.request = job_request(self, workteam)
         self.create_labeling_job_request: dict[str, Any] = self.request.render()
-        self.job: LabelingJobResource | None = None
-        if start_on_deploy:
+        self.job: LabelingJobResource | SelfHostedJobResource | None = None
+        if self.self_hosted_runtime is not None:
+            self.job = run_on(self.self_hosted_runtime, self, binding, props)
+        elif start_on_deploy:
             self.job = LabelingJobResource(
                 self,
                 "Job",
@@ -336,13 +344,18 @@ class CustomLabelingJob(Construct):
 
     def _operations(self, emails: Sequence[str], key: kms.IKey | None) -> None:
         """Another batch on demand (the runner), and watching the job (monitoring)."""
-        self.runner = LabelingJobRunner(
-            self,
-            "Runner",
-            request=self.request,
-            job_name_prefix=self.job_name_prefix,
-            execution_role=self.execution_role,
-            log_settings=self.log_settings,
+        runtime = self.self_hosted_runtime  # None: Ground Truth runs the job
+        self.runner: LabelingJobRunner | SelfHostedRunner = (
+            self_hosted_runner(runtime, self)
+            if runtime
+            else LabelingJobRunner(
+                self,
+                "Runner",
+                request=self.request,
+                job_name_prefix=self.job_name_prefix,
+                execution_role=self.execution_role,
+                log_settings=self.log_settings,
+            )
         )
         self.monitoring = LabelingJobMonitoring(
             self,
@@ -353,6 +366,7 @@ class CustomLabelingJob(Construct):
             state_machine=self.runner.state_machine,
             notification_emails=list(emails),
             encryption_key=key,
+            **({"event_source": runtime.event_source} if runtime is not None else {}),
         )
 
     # -- for consumers ----------------------------------------------------------------------

@@ -53,6 +53,7 @@ class LabelingJobMonitoring(Construct):
         notification_emails: Sequence[str] = (),
         encryption_key: kms.IKey | None = None,
         post_annotation_function: lambda_.IFunction | None = None,
+        event_source: str = "aws.sagemaker",
     ) -> None:
         """
         :param job_name_prefix: the jobs watched are ``<prefix>-*``.
@@ -63,10 +64,12 @@ class LabelingJobMonitoring(Construct):
         :param post_annotation_function: the consolidation function, whose own metrics
             (objects consolidated, answers rejected, consolidation errors) the dashboard
             shows; its consolidation errors raise an alarm. Default: - none.
+        :param event_source: the ``source`` of the jobs' state-change events (the
+            self-hosted runtime's own). Default: ``aws.sagemaker`` (Ground Truth).
         """
         super().__init__(scope, construct_id)
         self.topic = self._topic(encryption_key, notification_emails)
-        self.rule = self._state_change_rule(job_name_prefix)
+        self.rule = self._state_change_rule(job_name_prefix, event_source)
         self._let_the_rule_publish()
         self.alarms: list[cloudwatch.Alarm] = []
         for index, function in enumerate(functions):
@@ -128,13 +131,13 @@ class LabelingJobMonitoring(Construct):
         )
         return topic
 
-    def _state_change_rule(self, job_name_prefix: str) -> events.Rule:
+    def _state_change_rule(self, job_name_prefix: str, source: str) -> events.Rule:
         return events.Rule(
             self,
             "StateChange",
             description="Ground Truth labeling jobs of this construct completed, failed or stopped",
             event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
+                source=[source],
                 detail_type=[STATE_CHANGE],
                 resources=events.Match.prefix(
                     Stack.of(self).format_arn(

@@ -28,6 +28,7 @@ from aws_cdk import aws_logs as logs
 
 from ..consolidation import Consolidation
 from ..dataset import Dataset
+from ..runtime.aws.kind import Runtime
 from ..task_type import TaskType
 from ..template import WorkerTemplate
 from ..validation import has_attribute
@@ -106,6 +107,12 @@ def cdk_interface(interface: str, attribute: str, example: str, *, optional: boo
     )
 
 
+def _is_runtime(value: Any) -> bool:
+    from ..runtime.aws.construct import SelfHostedRuntime
+
+    return isinstance(value, Runtime | SelfHostedRuntime)
+
+
 #: Every prop of ``CustomLabelingJob`` (but ``scope`` and ``construct_id``).
 EXPECTED: dict[str, Expect] = {
     "task_type": member_of(TaskType),
@@ -155,6 +162,9 @@ EXPECTED: dict[str, Expect] = {
     "skill_scope": member_of(SkillScope),
     "notification_emails": strings("e-mail addresses"),
     "log_retention": member_of(logs.RetentionDays),
+    "runtime": Expect(
+        "Runtime.GROUND_TRUTH, Runtime.SELF_HOSTED or a SelfHostedRuntime(...)", _is_runtime
+    ),
 }
 
 #: Stand-ins for props of the wrong type while the settings are built: valid, so that

@@ -52,6 +52,8 @@ class WorkteamSettings:
     workforce_name: str = DEFAULT_WORKFORCE_NAME
     source_ip_cidrs: tuple[str, ...] = ()
     domain_prefix: str | None = None
+    #: ``Runtime.SELF_HOSTED``: no SageMaker workforce or workteam is made.
+    self_hosted: bool = False
 
     # -- derived values -----------------------------------------------------------------------
 
@@ -89,6 +91,7 @@ class WorkteamSettings:
         self._check_workforce_choice(problems)
         self._check_cidrs(problems)
         self._check_domain_prefix(problems)
+        self._check_self_hosted(problems)
         return problems.items
 
     def _check_names(self, problems: Problems) -> None:
@@ -125,7 +128,7 @@ class WorkteamSettings:
     def _check_workforce_choice(self, problems: Problems) -> None:
         """New workforce (no pool, no client) or existing one (pool and one client)."""
         existing, client_given = self.existing_workforce, self.user_pool_client_given
-        if existing and not client_given and not self.user_pool_client_id:
+        if existing and not client_given and not self.user_pool_client_id and not self.self_hosted:
             problems.add(
                 "user_pool is given without its app client; give user_pool_client or "
                 "user_pool_client_id too (aws sagemaker describe-workforce --workforce-name "
@@ -180,6 +183,15 @@ class WorkteamSettings:
                 f"domain_prefix {prefix!r} is not allowed: 1–63 lowercase letters, "
                 "digits and hyphens, not starting or ending with a hyphen, without the "
                 "words aws, amazon or cognito"
+            )
+
+    def _check_self_hosted(self, problems: Problems) -> None:
+        """What only a SageMaker workforce does has no meaning on the self-hosted runtime."""
+        if self.self_hosted and self.source_ip_cidrs:
+            problems.add(
+                "source_ip_cidrs restricts a SageMaker workforce's portal; with "
+                "runtime=Runtime.SELF_HOSTED there is none (restrict the runtime's API and "
+                "portal with AWS WAF instead), so leave source_ip_cidrs out"
             )
 
 

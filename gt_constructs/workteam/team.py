@@ -24,6 +24,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ..log_groups import grant_log_encryption
+from ..runtime.aws.kind import Runtime
 from .imported import ImportedWorkteam, IWorkteam
 from .settings import DEFAULT_DESCRIPTION, DEFAULT_WORKFORCE_NAME, WorkteamSettings, short_digest
 from .workforce import ExistingWorkforce, NewWorkforce, Workforce
@@ -45,6 +46,9 @@ class PrivateWorkteam(Construct):
             user_pool_client_id="1example23456789",
             worker_emails=["ana@example.com"],
         )
+
+    ``runtime=Runtime.SELF_HOSTED``: pool, domain, group and workers only (no SageMaker
+    resource; ``workteam_arn`` names the group for the self-hosted runtime).
 
     Workers: each address in ``worker_emails`` becomes a Cognito user (username =
     the address, invitation e-mailed with a temporary password) in the team's
@@ -77,6 +81,7 @@ class PrivateWorkteam(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_WEEK,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         encryption_key: kms.IKey | None = None,
+        runtime: Runtime = Runtime.GROUND_TRUTH,
     ) -> None:
         """
         :param workteam_name: the workteam's name, unique in the account and region
@@ -114,6 +119,8 @@ class PrivateWorkteam(Construct):
             letting CloudWatch Logs (this account's log groups) and SageMaker (this account's
             workteams) use it (an imported key's policy must allow that itself: synth warns).
             Default: - CloudWatch Logs' own encryption, and a new key for the topic.
+        :param runtime: SELF_HOSTED: no SageMaker workforce, workteam or topic; an existing
+            pool needs no app client. Default: GROUND_TRUTH.
         """
         super().__init__(scope, construct_id)
         settings = WorkteamSettings(
@@ -128,10 +135,12 @@ class PrivateWorkteam(Construct):
             workforce_name=workforce_name,
             source_ip_cidrs=tuple(source_ip_cidrs),
             domain_prefix=domain_prefix,
+            self_hosted=runtime is Runtime.SELF_HOSTED,
         )
         settings.validate(f"PrivateWorkteam {self.node.path}")
         self.workteam_name: str = settings.workteam_name
         self.encryption_key = encryption_key
+        self.runtime = runtime
 
         workforce = self._workforce(
             settings,
@@ -149,12 +158,16 @@ class PrivateWorkteam(Construct):
         self._expose(workforce)
         self.notification_topic: sns.ITopic | None = None
         self.notification_key: kms.IKey | None = None
-        if notifications:
-            self.notification_topic, self.notification_key = _notifications(
-                self, settings.workteam_name, removal_policy, encryption_key
-            )
-        self.workteam = self._workteam(settings, workforce)
-        self.workteam_arn: str = self.workteam.attr_workteam_arn
+        self.workteam: sagemaker.CfnWorkteam | None = None
+        if runtime is Runtime.SELF_HOSTED:
+            self.workteam_arn: str = _self_hosted_arn(self, settings.workteam_name)
+        else:
+            if notifications:
+                self.notification_topic, self.notification_key = _notifications(
+                    self, settings.workteam_name, removal_policy, encryption_key
+                )
+            self.workteam = self._workteam(settings, workforce)
+            self.workteam_arn = self.workteam.attr_workteam_arn
         self.workers: list[cognito.CfnUserPoolUser] = self._workers(
             settings, workforce, subscribe=subscribe_workers
         )
@@ -216,7 +229,7 @@ class PrivateWorkteam(Construct):
     def _expose(self, workforce: Workforce) -> None:
         """The workforce's parts as the team's attributes (None where an existing one has none)."""
         self.user_pool: cognito.IUserPool = workforce.user_pool
-        self.user_pool_client_id: str = workforce.user_pool_client_id
+        self.user_pool_client_id: str | None = workforce.user_pool_client_id
         self.user_pool_domain: cognito.UserPoolDomain | None = workforce.user_pool_domain
         self.workforce: sagemaker.CfnWorkforce | None = workforce.resource
         self.client_configuration: CustomResource | None = workforce.client_configuration
@@ -224,6 +237,7 @@ class PrivateWorkteam(Construct):
         self.portal_url: str | None = workforce.portal_url
 
     def _workteam(self, settings: WorkteamSettings, workforce: Workforce) -> sagemaker.CfnWorkteam:
+        assert self.user_pool_client_id is not None
         workteam = sagemaker.CfnWorkteam(
             self,
             "Resource",
@@ -307,7 +321,8 @@ class PrivateWorkteam(Construct):
         return user
 
     def _outputs(self) -> None:
-        CfnOutput(self, "WorkteamArn", value=self.workteam_arn, description="Workteam ARN")
+        if self.workteam is not None:
+            CfnOutput(self, "WorkteamArn", value=self.workteam_arn, description="Workteam ARN")
         CfnOutput(self, "WorkteamName", value=self.workteam_name, description="Workteam name")
         CfnOutput(
             self, "UserPoolId", value=self.user_pool.user_pool_id, description="Workers' pool"
@@ -321,6 +336,14 @@ class PrivateWorkteam(Construct):
                 value=self.notification_topic.topic_arn,
                 description="Where SageMaker announces waiting tasks",
             )
+
+
+def _self_hosted_arn(scope: Construct, name: str) -> str:
+    """The team's name in an ARN of the shape jobs expect; the runtime reads its last part
+    (the group). No SageMaker workteam of that name is made."""
+    return Stack.of(scope).format_arn(
+        service="sagemaker", resource="workteam", resource_name=f"private-crowd/{name}"
+    )
 
 
 def _default_workteam_name(scope: Construct) -> str:

@@ -41,7 +41,8 @@ class Workforce:
     """What a team needs of its workforce; see ``NewWorkforce`` and ``ExistingWorkforce``."""
 
     user_pool: cognito.IUserPool
-    user_pool_client_id: str
+    #: None: a self-hosted team's new pool (the runtime makes the portal's own client).
+    user_pool_client_id: str | None
     #: The workforce's name as the workteam gives it; None: the account's existing one.
     workforce_name: str | None = None
     user_pool_domain: cognito.UserPoolDomain | None = None
@@ -79,7 +80,7 @@ class ExistingWorkforce(Workforce):
         self.user_pool_client_id = (
             user_pool_client.user_pool_client_id
             if user_pool_client is not None
-            else str(user_pool_client_id)
+            else user_pool_client_id
         )
 
 
@@ -103,8 +104,12 @@ class NewWorkforce(Workforce):
         self._settings = settings
         self._log_retention = log_retention
         self._encryption_key = encryption_key
-        self.workforce_name = settings.workforce_name
-        self.invitation_function = self._invitation_function()
+        # Self-hosted: the pool, its domain and the team's group only. No SageMaker
+        # workforce, no invitation trigger (it reads the SageMaker workforce), and no
+        # app client (the runtime makes the portal's own, with its callback address).
+        self._sagemaker = not settings.self_hosted
+        self.workforce_name = settings.workforce_name if self._sagemaker else None
+        self.invitation_function = self._invitation_function() if self._sagemaker else None
         pool = self._user_pool(
             self.invitation_function,
             mfa=mfa,
@@ -119,6 +124,9 @@ class NewWorkforce(Workforce):
                 domain_prefix=settings.domain_prefix or default_domain_prefix(team)
             ),
         )
+        if not self._sagemaker:
+            self.user_pool_client_id = None
+            return
         self._client = pool.add_client(
             "WorkforceClient",
             generate_secret=True,
@@ -134,6 +142,9 @@ class NewWorkforce(Workforce):
 
     def admit(self, group: cognito.UserPoolGroup) -> None:
         """Create the workforce over the pool (now with its domain and group), then close the loop."""
+        if not self._sagemaker:
+            return
+        assert self.user_pool_client_id is not None
         cidrs = list(self._settings.source_ip_cidrs)
         workforce = sagemaker.CfnWorkforce(
             self._team,
@@ -185,7 +196,7 @@ class NewWorkforce(Workforce):
 
     def _user_pool(
         self,
-        invitation_function: lambda_.IFunction,
+        invitation_function: lambda_.IFunction | None,
         *,
         mfa: cognito.Mfa,
         feature_plan: cognito.FeaturePlan,
@@ -224,15 +235,19 @@ class NewWorkforce(Workforce):
                 email_subject=self._settings.invitation_subject,
                 # Sent as is only when the invitation trigger cannot reach SageMaker.
                 email_body=(
-                    f"<p>You have been invited to the <b>{html.escape(team_label)}</b> labeling team "
-                    "(Amazon SageMaker Ground Truth).</p>"
+                    f"<p>You have been invited to the <b>{html.escape(team_label)}</b> labeling team"
+                    f"{' (Amazon SageMaker Ground Truth)' if self._sagemaker else ''}.</p>"
                     "<p>Username: {username}<br>Temporary password: {####}</p>"
                     "<p>Your team lead sends you the labeling portal's address (the stack "
                     "output PortalUrl); sign in there and choose your own password.</p>"
                 ),
             ),
             email=email,
-            lambda_triggers=cognito.UserPoolTriggers(custom_message=invitation_function),
+            lambda_triggers=(
+                cognito.UserPoolTriggers(custom_message=invitation_function)
+                if invitation_function is not None
+                else None
+            ),
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,
             removal_policy=removal_policy,
         )
