@@ -7,10 +7,12 @@ The twin of ``gt_resources.labeling_job`` (same properties, names and attributes
   execution: ``ExecutionAlreadyExists`` for that name is success).
 - Update: a changed request is a new job (new name, so a new physical id; CloudFormation
   then deletes the old resource); an unchanged one does nothing.
-- Delete: the job is stopped (``Stopping``: nothing more is handed out or accepted; the
-  state machine consolidates what is ready, writes the output manifest and ends it
-  ``Stopped``). ``RemovalPolicy`` retain leaves it running; a delete that follows a
-  replacement stops the old job only when ``StopReplacedJobs`` is true.
+- Delete: decided as on Ground Truth (``labeling_job.delete_reason``/``should_stop``): a
+  replaced job is stopped when ``StopReplacedJobs`` is true, whatever the removal policy;
+  one made by a deploy that rolls back is always stopped; a job removed from the template
+  (or its stack deleted) is stopped unless ``RemovalPolicy`` is retain. Stopping means
+  ``Stopping``: nothing more is handed out or accepted; the state machine consolidates
+  what is ready, writes the output manifest and ends it ``Stopped``.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from gt_resources import labeling_job
 from gt_resources.cfn_response import Outcome, respond
-from gt_resources.labeling_job import _properties, _stack_is_cleaning_up_after_update, job_name
+from gt_resources.job_contract import job_name, request_hash
+from gt_resources.labeling_job import _properties
 
 from . import aws_host
 from .aws_contract import ENV_STATE_MACHINE
@@ -35,6 +39,7 @@ def _outcome(name: str, engine: Any, request: Mapping[str, Any]) -> Outcome:
         "LabelingJobName": name,
         "LabelingJobArn": engine.job_arn(name),
         "OutputManifestS3Uri": f"{output}/{name}/manifests/output/output.manifest",
+        "RequestHash": request_hash(request),
     }
 
 
@@ -70,11 +75,11 @@ def handle(event: Mapping[str, Any], states: Any, engine: Any) -> Outcome:
     if kind == "Delete":
         name = str(event.get("PhysicalResourceId", ""))
         props = _properties(event)
-        if props["retain"]:
-            return name, {}
-        if not props["stop_replaced"] and _stack_is_cleaning_up_after_update(event):
-            return name, {}
-        stop(engine, name)
+        reason = labeling_job.delete_reason(event)
+        if labeling_job.should_stop(
+            reason, stop_replaced=props["stop_replaced"], retain=props["retain"]
+        ):
+            stop(engine, name)
         return name, {}
     raise ValueError(f"unknown RequestType {kind!r}; allowed: Create, Update, Delete")
 

@@ -72,6 +72,8 @@ class SelfHostedJobResource(Construct):
         self.labeling_job_name = self.resource.get_att_string("LabelingJobName")
         self.labeling_job_arn = self.resource.get_att_string("LabelingJobArn")
         self.output_manifest_s3_uri = self.resource.get_att_string("OutputManifestS3Uri")
+        #: The request's hash (``job_contract.request_hash``), as ``LabelingJobResource``'s.
+        self.request_hash = self.resource.get_att_string("RequestHash")
 
 
 class SelfHostedRunner(Construct):
