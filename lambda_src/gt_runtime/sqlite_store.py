@@ -724,7 +724,9 @@ class SqliteSkillStore:
 
     The post-annotation function's ``GT_SKILL_TABLE`` names a DynamoDB table;
     here each table name is a partition of one SQLite file. Evidence is
-    *added* (an upsert that sums), as DynamoDB's ``ADD`` does.
+    *added* (an upsert that sums), as DynamoDB's ``ADD`` does; a batch given
+    with its key (``batch``, ``skill.batch_key``) is counted once: its record
+    and its evidence are written in one transaction, and a retry finds the record.
     """
 
     #: Connections by file, shared by every store of this process on that file: a store made
@@ -748,6 +750,10 @@ class SqliteSkillStore:
             "worker TEXT NOT NULL, field TEXT NOT NULL, value REAL NOT NULL, "
             "PRIMARY KEY (tbl, scope, worker, field))"
         )
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS counted_batch (tbl TEXT NOT NULL, scope TEXT NOT NULL, "
+            "batch TEXT NOT NULL, PRIMARY KEY (tbl, scope, batch))"
+        )
 
     def for_table(self, table_name: str) -> SqliteSkillStore:
         """The same file, another table name (what ``route_skill_store_to`` is given)."""
@@ -770,17 +776,25 @@ class SqliteSkillStore:
                 fields.setdefault(worker, {})[name] = value
         return {worker: _skill(worker, values) for worker, values in fields.items()}
 
-    def add(self, scope: str, updates: Mapping[str, Any]) -> None:
+    def add(self, scope: str, updates: Mapping[str, Any], *, batch: str | None = None) -> bool:
         rows = [
             (self.table_name, scope, worker, name, value)
             for worker, delta in updates.items()
             for name, value in skill_module.update_fields(delta)
         ]
         if not rows:
-            return
+            return True  # no evidence: nothing to count
         db = self._connections.get()
         db.execute("BEGIN IMMEDIATE")
         try:
+            if batch is not None:
+                new = db.execute(
+                    "INSERT OR IGNORE INTO counted_batch (tbl, scope, batch) VALUES (?, ?, ?)",
+                    (self.table_name, scope, batch),
+                ).rowcount
+                if not new:  # a retry of a batch already counted
+                    db.execute("ROLLBACK")
+                    return False
             db.executemany(
                 "INSERT INTO worker_skill (tbl, scope, worker, field, value) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tbl, scope, worker, field) "
@@ -791,6 +805,7 @@ class SqliteSkillStore:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        return True
 
     def close(self) -> None:
         with SqliteSkillStore._shared_lock:

@@ -423,3 +423,19 @@ def test_worker_skill_persists_across_restarts_and_stores_share_connections(tmp_
     assert (loaded["w"].agreements, loaded["w"].scored) == (2.0, 3.0)
     assert loaded["w"].confusion == {(0, 1): 2.0}
     assert SqliteSkillStore(tmp_path / "skill.db", "other").load("job#x", ["w"]) == {}
+
+
+def test_a_retried_batch_adds_its_skill_evidence_once(tmp_path):
+    """The post-annotation function passes the batch's key (``skill.batch_key``): the
+    runtime re-running a batch after a crash counts its evidence once, as DynamoDB does."""
+    from gt_constructs.lambda_src.gt_annotation.model import WorkerSkill
+    from gt_constructs.lambda_src.gt_runtime.sqlite_store import SqliteSkillStore
+
+    store = SqliteSkillStore(tmp_path / "skill.db", "T")
+    evidence = {"w": WorkerSkill("w", agreements=1.0, scored=2.0)}
+    assert store.add("job#x", evidence, batch="job-1/batch-1") is True
+    assert store.add("job#x", evidence, batch="job-1/batch-1") is False
+    assert store.add("job#x", evidence, batch="job-1/batch-2") is True
+    assert store.add("job#x", evidence) is True  # no key: always added
+    loaded = SqliteSkillStore(tmp_path / "skill.db", "T").load("job#x", ["w"])
+    assert (loaded["w"].agreements, loaded["w"].scored) == (3.0, 6.0)
