@@ -19,6 +19,7 @@ import pytest
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
+from gt_constructs.lambda_src.gt_runtime import aws_contract
 
 from gt_constructs import (
     ConfigurationError,
@@ -29,7 +30,6 @@ from gt_constructs import (
     SelfHostedRuntime,
     TaskType,
 )
-from gt_constructs.lambda_src.gt_runtime import aws_contract
 from tests.support import cfn_lint_findings, new_app, synth_stacks
 
 REPO = Path(__file__).resolve().parents[2]
@@ -333,6 +333,34 @@ def test_events_are_put_only_under_the_runtimes_source(self_hosted):
         s["Condition"] == {"StringEquals": {"events:source": aws_contract.EVENT_SOURCE}}
         for s in puts
     )
+
+
+def test_the_runtime_table_is_used_with_named_actions_and_its_key_through_dynamodb_only(shared):
+    """Not CDK's grant_read_write_data: no batch, scan or table management, and the
+    table's key only via DynamoDB, without ReEncrypt* or GenerateDataKey*."""
+    for role in ("RuntimeStepsRole", "RuntimeApiRole", "RuntimeTaskPagesRole"):
+        statements = _statements(shared, role)
+        table = [s for s in statements if any(a.startswith("dynamodb:") for a in _actions(s))]
+        actions = {a for s in table for a in _actions(s)}
+        assert actions <= {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:Query",
+        }, (role, actions)
+        assert "dynamodb:Query" in actions
+        every = {a for s in statements for a in _actions(s)}
+        assert not {"kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:ReEncryptFrom"} & every, role
+
+
+def test_the_runtime_reads_the_runners_batches(shared):
+    """``batches_s3_uri`` works on the self-hosted runtime too: the runner's manifests are
+    read by the steps function (validation, pre-annotation) and the task pages."""
+    for role in ("RuntimeStepsRole", "RuntimeTaskPagesRole"):
+        reads = [s for s in _statements(shared, role) if "s3:GetObject" in _actions(s)]
+        assert "/batches/*" in json.dumps([s["Resource"] for s in reads]), role
 
 
 # -- validators --------------------------------------------------------------------------------

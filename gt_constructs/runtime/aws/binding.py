@@ -94,7 +94,11 @@ def run_on(
 
     settings = job.settings
     runtime.add_job(
-        read=[*binding.read, (job.input_bucket, settings.label_categories_key)],
+        read=[
+            *binding.read,
+            (job.input_bucket, settings.label_categories_key),
+            (job.input_bucket, f"{settings.batches_prefix}*"),  # the runner's batches
+        ],
         template=(job.input_bucket, settings.template_key),
         output_bucket=job.output_bucket,
         output_prefix=job.output_prefix,

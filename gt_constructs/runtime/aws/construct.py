@@ -30,6 +30,7 @@ from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -41,6 +42,7 @@ from constructs import Construct, IConstruct
 from ...functions import annotation_function
 from ...lambda_src.gt_runtime import aws_contract as contract
 from ...log_groups import JobLogs
+from ...nag import ExactReasons, Finding
 from ...validation import ConfigurationError
 from .parts import acknowledge_runtime, http_api, job_state_machine, runtime_table
 from .portal import TOKEN_HEADER, Portal
@@ -104,6 +106,9 @@ class SelfHostedRuntime(Construct):
     Who may act as the requester (status, answers, output, stop, workers): the members
     of the pool's group ``requester_group_name``, which the runtime creates.
     """
+
+    #: cdk-nag reasons for the jobs' own prefixes (``add_job`` adds them).
+    job_reasons: ExactReasons
 
     def __init__(
         self,
@@ -250,12 +255,14 @@ class SelfHostedRuntime(Construct):
             )
         )
         for function in self.functions:
-            self.table.grant_read_write_data(function)
+            grant_runtime_table(function, self.table)
         for function in (self.api_function, self.task_function):
             self.signing_secret.grant_read(function)
         self.lifecycle_function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id]
+                # why a job's resource is deleted (replaced, removed, rolled back)
+                actions=["cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"],
+                resources=[stack.stack_id],
             )
         )
         for function in (self.steps_function, self.lifecycle_function, self.api_function):
@@ -348,25 +355,78 @@ class SelfHostedRuntime(Construct):
         ``template``: the worker template's (bucket, key).
         """
         output = output_bucket.arn_for_objects(f"{output_prefix}*")
-        reads = sorted({bucket.arn_for_objects(pattern) for bucket, pattern in read}, key=str)
         template_arn = template[0].arn_for_objects(template[1])
-        # Steps: manifest, categories, template (validation); the job's output (batches,
-        # manifests); invokes the job's own functions.
-        _allow(self.steps_function, ["s3:GetObject"], [*reads, template_arn])
+        self.grant_job_input(read, [template_arn])
+        # Steps: the job's output (batches, manifests); invokes the job's own functions.
         _allow(self.steps_function, ["s3:GetObject", "s3:PutObject"], [output])
         for function in functions:
             function.grant_invoke(self.steps_function)
-        # Task pages: the template, and the dataset (the presigned data URLs it signs can
-        # reach nothing else).
-        _allow(self.task_function, ["s3:GetObject"], [*reads, template_arn])
         # API: the requester reads the output manifest.
         _allow(self.api_function, ["s3:GetObject"], [output])
         # (Lifecycle: a stop only marks the job; the state machine writes the output.)
         for key in encryption_keys:
             for function in (self.steps_function, self.task_function, self.api_function):
                 key.grant(function, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        # cdk-nag: exactly these wildcards, each with its reason (nothing a user adds)
+        self.job_reasons.add(
+            Finding.resource(output),
+            "A job's output prefix: the job's name, and so its folder, is chosen at deploy",
+        )
+
+    def grant_job_input(
+        self, read: Sequence[tuple[s3.IBucket, str]], extra: Sequence[str] = ()
+    ) -> None:
+        """Let the runtime read a job's input: (bucket, key pattern) of manifests, data
+        objects and label categories, and ``extra`` object ARNs (the template). The steps
+        function reads manifests, categories and the template (validation); the task pages
+        the template and the dataset (the presigned data URLs it signs reach nothing else).
+        """
+        reads = sorted({bucket.arn_for_objects(pattern) for bucket, pattern in read}, key=str)
+        keys = {b.encryption_key.node.path: b.encryption_key for b, _ in read if b.encryption_key}
+        for function in (self.steps_function, self.task_function):
+            _allow(function, ["s3:GetObject"], [*reads, *extra])
+            for key in keys.values():
+                key.grant(function, "kms:Decrypt")
+        for arn in reads:
+            self.job_reasons.add(
+                Finding.resource(arn),
+                "A job's manifests, data objects and label categories: the dataset's key "
+                "pattern, as the job's execution role reads them on Ground Truth",
+            )
 
     # -- cdk-nag -------------------------------------------------------------------------------
+
+
+#: What ``DynamoStore`` does: items one by one or in conditional transactions, and queries
+#: of the table and its indexes; no scan, no batch, no table management.
+TABLE_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+]
+
+
+def grant_runtime_table(function: lambda_.IFunction, table: dynamodb.ITable) -> None:
+    """The store's actions on the runtime table and its indexes; with a customer key,
+    ``kms:Decrypt`` and ``kms:GenerateDataKey`` on it through DynamoDB only (not CDK's
+    ``grant_read_write_data``, whose key grant adds ``ReEncrypt*`` and ``GenerateDataKey*``).
+    """
+    _allow(function, TABLE_ACTIONS, [table.table_arn, f"{table.table_arn}/index/*"])
+    if table.encryption_key is not None:
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[table.encryption_key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"dynamodb.{Stack.of(table).region}.amazonaws.com"
+                    }
+                },
+            )
+        )
 
 
 def _allow(function: lambda_.IFunction, actions: list[str], resources: list[str]) -> None:

@@ -17,7 +17,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ...lambda_src.gt_runtime import aws_contract as contract
-from ...nag import S3_GRANT_REASONS, acknowledge, acknowledge_wildcards
+from ...nag import Finding, acknowledge, acknowledge_findings, acknowledge_wildcards
 from .machine import job_definition
 
 
@@ -130,11 +130,6 @@ def acknowledge_runtime(self: Any) -> None:
         self,
         [
             (
-                r"^Resource::<.*Table.*\.Arn>/index/\*$",
-                "The runtime's queries use the table's own indexes (CDK's table grant "
-                "names them all with /index/*)",
-            ),
-            (
                 r"^Resource::.*\.Arn>:\*$",
                 "Invoking a version or alias of the job's own annotation functions "
                 "(CDK's grant_invoke names them with :*)",
@@ -148,12 +143,16 @@ def acknowledge_runtime(self: Any) -> None:
                 "X-Ray and CloudWatch Logs delivery actions (added by aws-cdk-lib for "
                 "tracing and logging) have no resource-level permissions",
             ),
-            *S3_GRANT_REASONS,
+        ],
+    )
+    # Each job's prefixes: exactly the findings add_job's grants make (job_reasons).
+    self.job_reasons = acknowledge_findings(
+        self,
+        [
             (
-                r"^Resource::.*/\*$",
-                "The job's output prefix and dataset keys (known by prefix only; job "
-                "names are chosen at deploy)",
-            ),
+                Finding.resource(f"{self.table.table_arn}/index/*"),
+                "The runtime's queries use the runtime table's own indexes",
+            )
         ],
     )
     for route in self.task_routes:

@@ -24,8 +24,10 @@ from constructs import Construct
 from ...job.storage import secure_bucket
 from ...log_groups import JobLogs
 from ...nag import (
+    Finding,
     acknowledge,
     acknowledge_bucket_deployment_provider,
+    acknowledge_findings,
     acknowledge_wildcards,
     bucket_deployment_singletons,
 )
@@ -189,6 +191,17 @@ class Portal(Construct):
         )
         acknowledge_bucket_deployment_provider(Stack.of(self))
         for provider in bucket_deployment_singletons(Stack.of(self)):
+            acknowledge_findings(
+                provider,
+                [
+                    (
+                        Finding.resource(self.bucket.arn_for_objects("*")),
+                        "The portal's own bucket: each deploy replaces its static files "
+                        "(aws-cdk-lib grants its BucketDeployment provider every object of a "
+                        "destination bucket)",
+                    )
+                ],
+            )
             acknowledge_wildcards(
                 provider,
                 [
