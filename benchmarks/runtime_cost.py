@@ -139,9 +139,9 @@ def run(objects: int, workers: tuple[str, ...] = ("ana", "ben", "chi")) -> dict[
         ("AWS_SESSION_TOKEN", "testing"),
     ):
         os.environ.setdefault(name, value)
+    from gt_constructs.lambda_src.gt_runtime import aws_host
     from moto import mock_aws
 
-    from gt_constructs.lambda_src.gt_runtime import aws_host
     from tests.runtime.aws_support import LABELS, aws_runtime, job_request
 
     started = time.perf_counter()

@@ -30,15 +30,16 @@ from ..lambda_src.gt_annotation import contract
 from ..log_groups import JobLogs, grant_log_encryption
 from ..nag import acknowledge_bucket_deployment_provider
 from ..runtime.aws import Runtime, SelfHostedRuntime
-from ..runtime.aws.binding import run_on, self_hosted_runner, self_hosted_runtime
+from ..runtime.aws.binding import run_on, self_hosted_runtime
 from ..runtime.aws.job import SelfHostedJobResource, SelfHostedRunner
 from ..task_type import TaskType
 from ..template import WorkerTemplate
 from ..validation import Problems
 from ..workteam import IWorkteam
 from .functions import new_post_annotation_function, new_pre_annotation_function
-from .lifecycle import LabelingJobResource, construct_key, job_dependencies, planned_job
+from .lifecycle import LabelingJobResource, construct_key, job_dependencies
 from .monitoring import LabelingJobMonitoring
+from .operations import add_job_operations, name_the_job
 from .outputs import add_job_outputs
 from .props import EXPECTED
 from .request import job_request
@@ -273,9 +274,17 @@ class CustomLabelingJob(Construct):
                 dependencies=[*job_dependencies(self, workteam, binding), *self.access.policies],
                 log_settings=self.log_settings,
             )
-        self._name_the_job()
-        self._operations(notification_emails, encryption_key)
+        name_the_job(self)
+        add_job_operations(self, notification_emails, encryption_key)
         add_job_outputs(self)
+
+    # -- set by the last steps (operations.py) ---------------------------------------------
+    labeling_job_name: str
+    labeling_job_arn: str
+    output_manifest_s3_uri: str
+    labeling_job_request_hash: str
+    runner: LabelingJobRunner | SelfHostedRunner
+    monitoring: LabelingJobMonitoring
 
     # -- the parts' values, as attributes (escape hatches) ---------------------------------
     task_type: _Part[TaskType] = _Part("settings")
@@ -328,52 +337,13 @@ class CustomLabelingJob(Construct):
             writes_answers=self.settings.keeps_answers,
         )
 
-    def _name_the_job(self) -> None:
-        """The started job's names, or (not started on deploy) the names it would get."""
-        named = self.job or planned_job(
-            self,
-            job_name_prefix=self.job_name_prefix,
-            request=self.create_labeling_job_request,
-            execution_role=self.execution_role,
-            log_settings=self.log_settings,
-        )
-        self.labeling_job_name: str = named.labeling_job_name
-        self.labeling_job_arn: str = named.labeling_job_arn
-        self.output_manifest_s3_uri: str = named.output_manifest_s3_uri
-        self.labeling_job_request_hash: str = named.request_hash
-
-    def _operations(self, emails: Sequence[str], key: kms.IKey | None) -> None:
-        """Another batch on demand (the runner), and watching the job (monitoring)."""
-        runtime = self.self_hosted_runtime  # None: Ground Truth runs the job
-        self.runner: LabelingJobRunner | SelfHostedRunner = (
-            self_hosted_runner(runtime, self)
-            if runtime
-            else LabelingJobRunner(
-                self,
-                "Runner",
-                request=self.request,
-                job_name_prefix=self.job_name_prefix,
-                execution_role=self.execution_role,
-                log_settings=self.log_settings,
-            )
-        )
-        self.monitoring = LabelingJobMonitoring(
-            self,
-            "Monitoring",
-            job_name_prefix=self.job_name_prefix,
-            functions=[self.pre_annotation_function, self.post_annotation_function],
-            post_annotation_function=self.post_annotation_function,
-            state_machine=self.runner.state_machine,
-            notification_emails=list(emails),
-            encryption_key=key,
-            **({"event_source": runtime.event_source} if runtime is not None else {}),
-        )
-
     # -- for consumers ----------------------------------------------------------------------
     def grant_batch_input(self, bucket: s3.IBucket, prefix: str) -> None:
         """Let the execution role read batches (manifests, data) under ``prefix`` of ``bucket``
         for the runner; ``batches_s3_uri`` needs no grant (``JobAccess.grant_batch_input``)."""
         self.access.grant_batch_input(bucket, prefix, owner=self.node.path)
+        if self.self_hosted_runtime is not None:  # the runtime reads the batches itself
+            self.self_hosted_runtime.grant_job_input([(bucket, f"{prefix}*")])
 
     def grant_read_output(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the job output (manifests, consolidated masks)."""

@@ -171,7 +171,7 @@ class PrivateWorkteam(Construct):
         self.workers: list[cognito.CfnUserPoolUser] = self._workers(
             settings, workforce, subscribe=subscribe_workers
         )
-        self._outputs()
+        _team_outputs(self)
 
     # -- factory --------------------------------------------------------------------------------
 
@@ -320,22 +320,22 @@ class PrivateWorkteam(Construct):
             )
         return user
 
-    def _outputs(self) -> None:
-        if self.workteam is not None:
-            CfnOutput(self, "WorkteamArn", value=self.workteam_arn, description="Workteam ARN")
-        CfnOutput(self, "WorkteamName", value=self.workteam_name, description="Workteam name")
+
+def _team_outputs(team: PrivateWorkteam) -> None:
+    """The team's stack outputs: workteam, pool, portal and topic, as far as they exist."""
+    if team.workteam is not None:
+        CfnOutput(team, "WorkteamArn", value=team.workteam_arn, description="Workteam ARN")
+    CfnOutput(team, "WorkteamName", value=team.workteam_name, description="Workteam name")
+    CfnOutput(team, "UserPoolId", value=team.user_pool.user_pool_id, description="Workers' pool")
+    if team.portal_url is not None:
+        CfnOutput(team, "PortalUrl", value=team.portal_url, description="Labeling portal")
+    if team.notification_topic is not None:
         CfnOutput(
-            self, "UserPoolId", value=self.user_pool.user_pool_id, description="Workers' pool"
+            team,
+            "NotificationTopicArn",
+            value=team.notification_topic.topic_arn,
+            description="Where SageMaker announces waiting tasks",
         )
-        if self.portal_url is not None:
-            CfnOutput(self, "PortalUrl", value=self.portal_url, description="Labeling portal")
-        if self.notification_topic is not None:
-            CfnOutput(
-                self,
-                "NotificationTopicArn",
-                value=self.notification_topic.topic_arn,
-                description="Where SageMaker announces waiting tasks",
-            )
 
 
 def _self_hosted_arn(scope: Construct, name: str) -> str:

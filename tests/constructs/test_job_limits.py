@@ -124,10 +124,11 @@ def test_direct_read_function_that_keeps_answers_may_put_them_only_by_reference(
     template: Template,
 ) -> None:
     policies = template.find_resources("AWS::IAM::Policy")
-    (statements,) = [
-        p["Properties"]["PolicyDocument"]["Statement"]
+    statements = [
+        statement
         for p in policies.values()
         if p["Properties"]["Roles"][0]["Ref"].startswith("KeptPostAnnotationRole")
+        for statement in p["Properties"]["PolicyDocument"]["Statement"]
     ]
     puts = [s for s in statements if "s3:PutObject" in json.dumps(s["Action"])]
     assert len(puts) == 1 and puts[0]["Action"] == "s3:PutObject"

@@ -6,7 +6,6 @@ from collections import Counter
 from typing import Any
 
 import boto3
-
 from gt_constructs.lambda_src.gt_runtime.dynamo_store import DynamoStore, create_table
 
 TABLE = "gt-runtime"

@@ -12,10 +12,9 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from moto import mock_aws
-
 from gt_constructs.lambda_src.gt_runtime import aws_contract
 from gt_constructs.lambda_src.gt_runtime.aws_api import caller_of, groups_of
+from moto import mock_aws
 
 from .aws_support import ISSUER, TEAM, api_event, aws_runtime, claims_of, job_request
 

@@ -13,10 +13,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from moto import mock_aws
-
 from gt_constructs.lambda_src.gt_runtime.dynamo_store import DynamoStore
 from gt_constructs.lambda_src.gt_runtime.model import JobRecord, ObjectRecord, ObjectStatus
+from moto import mock_aws
 
 from .aws_support import TABLE, CountingClient, dynamo_store
 

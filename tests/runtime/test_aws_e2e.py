@@ -16,9 +16,8 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from gt_constructs.lambda_src.gt_runtime import aws_contract
+from moto import mock_aws
 
 from .aws_support import (
     LABELS,
