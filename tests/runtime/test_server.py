@@ -415,3 +415,35 @@ def test_unknown_routes_and_methods_are_clear_errors(runtime) -> None:
         headers={"Content-Type": "application/json", "X-CSRF-Token": ana.csrf},  # type: ignore[attr-defined]
     )
     assert bad_json.status_code == 400 and "not JSON" in bad_json.json()["message"]
+
+
+def test_accepted_connections_send_at_once_tcp_nodelay():
+    """asyncio sets TCP_NODELAY only on sockets whose proto is TCP; the runtime binds its
+    own listening sockets, so they must say IPPROTO_TCP or every response split in two
+    writes waits ~40 ms for the client's delayed ACK."""
+    import asyncio
+    import socket
+
+    from gt_constructs.runtime.server import bind
+
+    (listening,) = bind(["127.0.0.1"], 0)
+    port = listening.getsockname()[1]
+    seen: list[int] = []
+
+    async def main() -> None:
+        async def accepted(reader, writer):
+            sock = writer.get_extra_info("socket")
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(accepted, sock=listening)
+        async with server:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            for _ in range(100):
+                if seen:
+                    break
+                await asyncio.sleep(0.01)
+            writer.close()
+
+    asyncio.run(main())
+    assert seen == [1]
