@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -640,11 +641,19 @@ class OriginRouter:
         await app(scope, receive, send)
 
 
+#: Threads for blocking engine and store calls (see ``ticker``).
+ENGINE_THREADS = 8
+
+
 def ticker(host: Host, *, interval: float = 1.0) -> Callable[[Starlette], Any]:
     """A lifespan that advances the engine (``engine.tick``) every ``interval`` seconds."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Blocking engine calls share a few threads (anyio's default is 40): on a GIL
+        # interpreter more threads only queue for it, each with its own SQLite connection
+        # and page cache; writes are serialised by SQLite anyway.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = ENGINE_THREADS
         stop = asyncio.Event()
 
         async def loop() -> None:
@@ -736,7 +745,7 @@ def serve_forever(
         log_level=log_level,
     )
     try:
-        asyncio.run(server.serve(sockets=sockets))
+        server.run(sockets=sockets)  # uvicorn picks its loop (uvloop when installed)
     finally:
         for sock in sockets:
             sock.close()

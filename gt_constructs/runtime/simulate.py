@@ -14,6 +14,11 @@ answer families (classification, multi-label, boxes, entities): the element
 and its labels are read from the rendered page. Each object gets one hidden
 true label; each worker is right with probability ``--accuracy``.
 
+``--think SECONDS``: each worker spends that long on a task (uniformly 0.5 to 1.5
+times it) between opening the page and submitting, as a person does; the
+latency figures (claim + render + submit) leave that time out. Default 0: the
+workers submit at once, and the server is driven as hard as they can drive it.
+
 Exits 0 when the job completed, 1 with a message otherwise (an HTTP answer
 that is not what the contract says, a job that fails or stops, a time-out).
 """
@@ -176,9 +181,13 @@ class Simulation:
         timeout: float = 600.0,
         job: str | None = None,
         log: Callable[[str], None] = print,
+        think: float = 0.0,
     ) -> None:
         if workers < 1:
             raise SimulationError(f"--workers must be 1 or more, got {workers}")
+        if not 0.0 <= think <= 3600.0:
+            raise SimulationError(f"--think must be 0 to 3600 seconds, got {think}")
+        self.think = think
         if not 0.0 <= accuracy <= 1.0:
             raise SimulationError(f"--accuracy must be in [0, 1], got {accuracy}")
         self.portal = portal.rstrip("/")
@@ -280,6 +289,7 @@ class Simulation:
                     return
                 task = _expect(response, [200], "claiming a task").json()["task"]
                 page = _expect(pages.get(task["taskUrl"]), [200], "opening the task page").text
+                opened = time.perf_counter()
                 with self._shape_lock:
                     if self._shape is None:
                         self._shape = AnswerShape.of_page(page)
@@ -290,11 +300,15 @@ class Simulation:
                     "assignmentId": query.get("assignmentId", [task["task_id"]])[0],
                     "taskAnswers": json.dumps([answer]),
                 }
+                if self.think:  # the worker at work on the page: not the server's time
+                    self._stop.wait(self.think * rng.uniform(0.5, 1.5))
+                sent = time.perf_counter()
                 result = pages.post(submit_to, data=form)
                 if result.status_code == 409:  # lease ran out or the job ended meanwhile
                     continue
                 _expect(result, [200], "submitting through /mturk/externalSubmit")
-                self.figures.add(time.perf_counter() - started)
+                # the server's part: claim and page, then the submit (not the worker's work)
+                self.figures.add(opened - started + time.perf_counter() - sent)
         except SimulationError as error:
             self._errors.append(f"worker {index}: {error}")
             self._stop.set()
@@ -371,6 +385,7 @@ def run(args: Any) -> int:
         accuracy=getattr(args, "accuracy", 0.85),
         seed=args.seed,
         timeout=getattr(args, "timeout", 600.0),
+        think=getattr(args, "think", 0.0),
     )
     figures = simulation.run()
     print(json.dumps(figures, indent=2))

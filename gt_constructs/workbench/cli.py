@@ -192,6 +192,14 @@ def _add_simulate(commands: _Commands, task_types: str) -> None:
         help="with --against: how often a simulated worker is right (default 0.85)",
     )
     simulate.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --against: each worker's time on a task before submitting, 0.5 to 1.5 "
+        "times this (default 0: submit at once)",
+    )
+    simulate.add_argument(
         "--timeout",
         type=float,
         default=600.0,

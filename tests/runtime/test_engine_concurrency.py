@@ -7,6 +7,7 @@ import multiprocessing
 import random
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,15 @@ def _hammer(folder: Path, names: list[str], seed: int, barrier=None) -> int:
         w = worker(name)
         if barrier is not None:
             barrier.wait()
-        misses = 0
-        while misses < 3:
+        while True:
             try:
                 task = setup.engine.claim("pets", w)
             except NoTaskAvailable:
-                misses += 1
+                # Stop only when nothing is in flight: a task another worker holds may
+                # still be declined and come back (stopping sooner made the count flaky).
+                if not _in_flight(folder):
+                    return
+                time.sleep(0.01)
                 continue
             try:
                 if rng.random() < 0.08:
@@ -56,6 +60,12 @@ def _hammer(folder: Path, names: list[str], seed: int, barrier=None) -> int:
         thread.join()
     setup.store.close()
     return done[0]
+
+
+def _in_flight(folder: Path) -> int:
+    with sqlite3.connect(folder / "state.db", timeout=30) as db:
+        (active,) = db.execute("SELECT coalesce(sum(active), 0) FROM objects").fetchone()
+    return int(active)
 
 
 def _check(folder: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 
@@ -49,6 +50,25 @@ def test_the_offline_simulation_still_needs_its_task_type(capsys):
     assert "--task-type and --objects" in capsys.readouterr().err
 
 
+def test_a_think_time_out_of_range_exits_1_with_a_message(tmp_path, capsys):
+    (tmp_path / "requester-token").write_text("t")
+    code = main(
+        [
+            "simulate",
+            "--against",
+            "http://localhost:9",
+            "--data",
+            str(tmp_path),
+            "--workers",
+            "2",
+            "--think",
+            "-1",
+        ]
+    )
+    assert code == 1
+    assert "--think must be 0 to 3600 seconds" in capsys.readouterr().err
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -65,7 +85,7 @@ def _free_port() -> int:
 def test_simulated_workers_label_a_served_job_over_http_until_it_completes(tmp_path):
     from benchmarks.runtime import _run
 
-    figures = _run(tmp_path, objects=12, per_object=2, workers=3, port=_free_port())
+    figures = _run(tmp_path, objects=12, per_object=2, workers=3, port=_free_port(), think=0.0)
     assert figures["labelCounters"]["HumanLabeled"] == 12
     assert figures["submits"] == 24
     assert figures["p50Ms"] is not None
@@ -76,3 +96,16 @@ def test_simulated_workers_label_a_served_job_over_http_until_it_completes(tmp_p
         "class-name" in next(v for k, v in line.items() if k.endswith("-metadata"))
         for line in lines
     )
+
+
+@pytest.mark.slow
+def test_paced_workers_think_and_the_figures_leave_their_thinking_out(tmp_path):
+    """--think: each task takes the worker 0.5-1.5 x that long; the latency is the
+    server's part only (a 0.2 s think would otherwise put every figure above 100 ms)."""
+    from benchmarks.runtime import _run
+
+    started = time.perf_counter()
+    figures = _run(tmp_path, objects=4, per_object=1, workers=1, port=_free_port(), think=0.2)
+    assert figures["submits"] == 4
+    assert time.perf_counter() - started >= 4 * 0.1
+    assert figures["p50Ms"] < 100
