@@ -109,7 +109,7 @@ class MemorySkillStore:
                 if not fields:
                     continue
                 current = self._items.get((scope, worker), WorkerSkill(worker))
-                self._items[(scope, worker)] = current.add(_skill_from_fields(worker, fields))
+                self._items[(scope, worker)] = current.add(skill_from_fields(worker, fields))
             return True
 
     def all(self, scope: str) -> dict[str, WorkerSkill]:
@@ -150,7 +150,8 @@ def update_fields(delta: WorkerSkill) -> list[tuple[str, float]]:
     return [(name, value) for name, value in fields if value and math.isfinite(value)]
 
 
-def _skill_from_fields(worker: str, fields: Mapping[str, float]) -> WorkerSkill:
+def skill_from_fields(worker: str, fields: Mapping[str, float]) -> WorkerSkill:
+    """A worker's skill from its stored fields (``update_fields``' names and values)."""
     skill = WorkerSkill(worker)
     for name, number in fields.items():
         match = _CONFUSION.fullmatch(name)
@@ -233,7 +234,7 @@ class DynamoSkillStore:
     @staticmethod
     def _from_item(item: Mapping[str, Any]) -> WorkerSkill:
         numbers = {name: float(value["N"]) for name, value in item.items() if "N" in value}
-        return _skill_from_fields(item["worker"]["S"], numbers)
+        return skill_from_fields(item["worker"]["S"], numbers)
 
     def _update(self, scope: str, worker: str, fields: list[tuple[str, float]]) -> dict[str, Any]:
         """The ``UpdateItem ... ADD`` of one worker's evidence (request parameters)."""

@@ -23,7 +23,6 @@ from . import aws_contract as contract
 from .aws_invoke import LambdaInvoker
 from .dynamo_store import DynamoStore
 from .engine import Engine
-from .model import JobStatus
 from .s3_blobs import S3Blobs
 
 LOGGER = logging.getLogger("gt_runtime.aws")
@@ -54,19 +53,7 @@ class AwsEngine(Engine):
     """The engine as the AWS host runs it (see the module docstring on ``stop_job``)."""
 
     def stop_job(self, job_name: str) -> None:
-        job = self._job(job_name, fresh=True)
-        if job.status in JobStatus.FINAL or job.status == JobStatus.STOPPING:
-            return
-        now = self.clock()
-        if self.store.update_job(
-            job_name,
-            expect_status=[JobStatus.INITIALIZING, JobStatus.IN_PROGRESS],
-            status=JobStatus.STOPPING,
-            updated_at=now,
-        ):
-            self._jobs.pop(job_name, None)
-            self._emit_status(self._job(job_name, fresh=True))
-        self.store.cancel_active(job_name, now=now)
+        self.begin_stop(job_name)  # the state machine's next tick finishes the job
 
 
 def publish(kind: str, payload: dict[str, Any]) -> None:

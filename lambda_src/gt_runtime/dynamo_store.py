@@ -59,7 +59,6 @@ from .model import (
     BatchStatus,
     Conflict,
     JobRecord,
-    NotFound,
     ObjectCounts,
     ObjectRecord,
     ObjectResult,
@@ -67,6 +66,7 @@ from .model import (
     TaskRecord,
     TaskStatus,
 )
+from .store import own_active_task
 
 #: Every ``ObjectStatus`` (each is one index partition; ``open`` is two: free and full).
 _OBJECT_STATUSES = (
@@ -666,24 +666,7 @@ class DynamoStore:
         return None if item is None else self._task(item)
 
     def _active_own_task(self, task_id: str, worker_id: str, now: float, verb: str) -> TaskRecord:
-        task = self.get_task(task_id)
-        if task is None or task.worker_id != worker_id:
-            raise NotFound(f"no task {task_id[:40]!r} of yours")
-        if task.status != TaskStatus.ACTIVE:
-            why = {
-                TaskStatus.SUBMITTED: "it was already submitted",
-                TaskStatus.DECLINED: "it was declined",
-                TaskStatus.EXPIRED: "its time limit ran out and it went back to the pool",
-                TaskStatus.CANCELLED: "the object or the job ended",
-            }.get(task.status, f"it is {task.status}")
-            raise Conflict(f"cannot {verb} task {task_id[:40]!r}: {why}; nothing was recorded")
-        if task.deadline <= now:
-            raise Conflict(
-                f"cannot {verb} task {task_id[:40]!r}: its time limit ran out "
-                f"{now - task.deadline:.0f} s ago and it went back to the pool; nothing was "
-                "recorded"
-            )
-        return task
+        return own_active_task(self.get_task(task_id), task_id, worker_id, now, verb)
 
     def _finish_task(
         self,

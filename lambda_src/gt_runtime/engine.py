@@ -344,11 +344,17 @@ class Engine:
         cancelled: their submits get 409), objects whose answers are all in are
         consolidated, the output manifest is written, and the job ends ``Stopped``.
         Stopping a job that already ended changes nothing."""
+        if self.begin_stop(job_name):
+            self._tick_job(self._job(job_name, fresh=True), self.clock())
+
+    def begin_stop(self, job_name: str) -> bool:
+        """Mark the job ``Stopping`` and cancel its tasks out; the next tick finishes it.
+        False when the job already ended (nothing to finish)."""
         job = self._job(job_name, fresh=True)
-        if job.status in JobStatus.FINAL or job.status == JobStatus.STOPPING:
-            if job.status == JobStatus.STOPPING:
-                self._tick_job(job, self.clock())
-            return
+        if job.status in JobStatus.FINAL:
+            return False
+        if job.status == JobStatus.STOPPING:
+            return True
         now = self.clock()
         if self.store.update_job(
             job_name,
@@ -359,7 +365,7 @@ class Engine:
             self._jobs.pop(job_name, None)
             self._emit_status(self._job(job_name, fresh=True))
         self.store.cancel_active(job_name, now=now)
-        self._tick_job(self._job(job_name, fresh=True), now)
+        return True
 
     def tick(self, now: float | None = None) -> dict[str, Any]:
         """Advance every job that has not ended to ``now`` (default: the clock).

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -36,7 +35,6 @@ from .model import (
     BatchStatus,
     Conflict,
     JobRecord,
-    NotFound,
     ObjectCounts,
     ObjectRecord,
     ObjectResult,
@@ -44,6 +42,7 @@ from .model import (
     TaskRecord,
     TaskStatus,
 )
+from .store import own_active_task
 
 SCHEMA_VERSION = 1
 
@@ -460,23 +459,7 @@ class SqliteStore:
             f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)
         ).fetchone()
         task = None if row is None else self._task(row)
-        if task is None or task.worker_id != worker_id:
-            raise NotFound(f"no task {task_id[:40]!r} of yours")
-        if task.status != TaskStatus.ACTIVE:
-            why = {
-                TaskStatus.SUBMITTED: "it was already submitted",
-                TaskStatus.DECLINED: "it was declined",
-                TaskStatus.EXPIRED: "its time limit ran out and it went back to the pool",
-                TaskStatus.CANCELLED: "the object or the job ended",
-            }.get(task.status, f"it is {task.status}")
-            raise Conflict(f"cannot {verb} task {task_id[:40]!r}: {why}; nothing was recorded")
-        if task.deadline <= now:
-            raise Conflict(
-                f"cannot {verb} task {task_id[:40]!r}: its time limit ran out "
-                f"{now - task.deadline:.0f} s ago and it went back to the pool; nothing was "
-                "recorded"
-            )
-        return task
+        return own_active_task(task, task_id, worker_id, now, verb)
 
     @staticmethod
     def _end_if_done(
@@ -716,7 +699,6 @@ class SqliteStore:
 
 
 # ====================================================================== worker skill
-_CONFUSION = re.compile(r"c_(\d+)_(\d+)")
 
 
 class SqliteSkillStore:
@@ -774,7 +756,10 @@ class SqliteSkillStore:
             )
             for worker, name, value in rows:
                 fields.setdefault(worker, {})[name] = value
-        return {worker: _skill(worker, values) for worker, values in fields.items()}
+        return {
+            worker: skill_module.skill_from_fields(worker, values)
+            for worker, values in fields.items()
+        }
 
     def add(self, scope: str, updates: Mapping[str, Any], *, batch: str | None = None) -> bool:
         rows = [
@@ -811,21 +796,6 @@ class SqliteSkillStore:
         with SqliteSkillStore._shared_lock:
             SqliteSkillStore._shared.pop(str(self.path), None)
         self._connections.close()
-
-
-def _skill(worker: str, fields: Mapping[str, float]) -> Any:
-    from ._annotation import skill as module
-
-    skill = module.WorkerSkill(worker)
-    for name, number in fields.items():
-        match = _CONFUSION.fullmatch(name)
-        if match:
-            skill.confusion[(int(match[1]), int(match[2]))] = number
-        elif name == "agree":
-            skill.agreements = number
-        elif name == "scored":
-            skill.scored = number
-    return skill
 
 
 __all__ = ["SCHEMA_VERSION", "SqliteSkillStore", "SqliteStore"]

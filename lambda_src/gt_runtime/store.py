@@ -41,11 +41,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from .model import (
     BatchRecord,
+    Conflict,
     JobRecord,
+    NotFound,
     ObjectCounts,
     ObjectRecord,
     ObjectResult,
     TaskRecord,
+    TaskStatus,
 )
 
 
@@ -225,3 +228,28 @@ class Store(Protocol):
 
 
 __all__ = ["Store"]
+
+
+def own_active_task(
+    task: TaskRecord | None, task_id: str, worker_id: str, now: float, verb: str
+) -> TaskRecord:
+    """``task`` if it is ``worker_id``'s, still ``ACTIVE`` and within its deadline (what a
+    submit or decline needs, in every store); else ``NotFound`` or ``Conflict`` saying why
+    (``verb``: "submit", "decline")."""
+    if task is None or task.worker_id != worker_id:
+        raise NotFound(f"no task {task_id[:40]!r} of yours")
+    if task.status != TaskStatus.ACTIVE:
+        why = {
+            TaskStatus.SUBMITTED: "it was already submitted",
+            TaskStatus.DECLINED: "it was declined",
+            TaskStatus.EXPIRED: "its time limit ran out and it went back to the pool",
+            TaskStatus.CANCELLED: "the object or the job ended",
+        }.get(task.status, f"it is {task.status}")
+        raise Conflict(f"cannot {verb} task {task_id[:40]!r}: {why}; nothing was recorded")
+    if task.deadline <= now:
+        raise Conflict(
+            f"cannot {verb} task {task_id[:40]!r}: its time limit ran out "
+            f"{now - task.deadline:.0f} s ago and it went back to the pool; nothing was "
+            "recorded"
+        )
+    return task
