@@ -67,24 +67,8 @@ class LabelingJobRunner(Construct):
                 },
             },
         )
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            retention=log_settings.retention,
-            removal_policy=log_settings.removal_policy,
-            encryption_key=log_settings.encryption_key,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(
-                wrap.next(defaults_state).next(label)
-            ),
-            timeout=timeout,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
-            ),
+        self.log_group, self.state_machine = runner_state_machine(
+            self, wrap.next(defaults_state).next(label), log_settings, timeout=timeout
         )
         role = self.state_machine.role
         grant_job_control(role, job_name_prefix, execution_role)
@@ -107,3 +91,29 @@ class LabelingJobRunner(Construct):
                 ),
             ],
         )
+
+
+def runner_state_machine(
+    scope: Construct, chain: sfn.IChainable, log_settings: JobLogs, *, timeout: Duration
+) -> tuple[logs.LogGroup, sfn.StateMachine]:
+    """A runner's state machine and its log group (which follows the job's removal
+    policy and key), traced, logging every state without the execution data: the same
+    for Ground Truth's runner and the self-hosted one."""
+    log_group = logs.LogGroup(
+        scope,
+        "Logs",
+        retention=log_settings.retention,
+        removal_policy=log_settings.removal_policy,
+        encryption_key=log_settings.encryption_key,
+    )
+    machine = sfn.StateMachine(
+        scope,
+        "StateMachine",
+        definition_body=sfn.DefinitionBody.from_chainable(chain),
+        timeout=timeout,
+        tracing_enabled=True,
+        logs=sfn.LogOptions(
+            destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
+        ),
+    )
+    return log_group, machine

@@ -363,6 +363,17 @@ def test_the_runtime_reads_the_runners_batches(shared):
         assert "/batches/*" in json.dumps([s["Resource"] for s in reads]), role
 
 
+def test_the_runners_log_group_follows_the_jobs_default_removal_policy(self_hosted):
+    """RETAIN by default, as Ground Truth's runner's (it was DESTROY whatever the policy)."""
+    groups = {
+        k: v
+        for k, v in _resources(self_hosted, "AWS::Logs::LogGroup").items()
+        if k.startswith("JobRunnerLogs")
+    }
+    assert len(groups) == 1
+    assert [g.get("DeletionPolicy") for g in groups.values()] == ["Retain"]
+
+
 # -- validators --------------------------------------------------------------------------------
 def test_cfn_lint_finds_nothing(self_hosted, shared):
     for template in (self_hosted, shared):

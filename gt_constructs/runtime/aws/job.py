@@ -16,14 +16,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import CustomResource, RemovalPolicy, Stack
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IDependable
 
 from ...job.lifecycle import validate_job_name_prefix
 from ...job.request import LabelingJobRequest
-from ...job.runner import RUNNER_TIMEOUT
+from ...job.runner import RUNNER_TIMEOUT, runner_state_machine
 from ...log_groups import JobLogs
 from ...nag import acknowledge_wildcards
 from ...validation import Problems
@@ -116,22 +115,9 @@ class SelfHostedRunner(Construct):
             name=sfn.JsonPath.format(f"{job_name_prefix}-{{}}", sfn.JsonPath.execution_name),
             associate_with_parent=True,
         )
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            retention=log_settings.retention,
-            removal_policy=RemovalPolicy.DESTROY,
-            encryption_key=log_settings.encryption_key,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(wrap.next(defaults).next(label)),
-            timeout=RUNNER_TIMEOUT,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
-            ),
+        # The log group follows the job's removal policy, as Ground Truth's runner's does.
+        self.log_group, self.state_machine = runner_state_machine(
+            self, wrap.next(defaults).next(label), log_settings, timeout=RUNNER_TIMEOUT
         )
         acknowledge_wildcards(
             self.state_machine.role,
