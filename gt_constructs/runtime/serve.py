@@ -94,7 +94,10 @@ def open_runtime(
     store = SqliteStore(state / "runtime.sqlite3")
     skills = state / "worker-skill.sqlite3"
     invoker = InProcessInvoker(
-        job.functions, blobs, skill_store=lambda table: SqliteSkillStore(skills, table)
+        job.functions,
+        blobs,
+        skill_store=lambda table: SqliteSkillStore(skills, table),
+        log_path=state / "functions.log",  # the Lambdas' log lines and metrics
     )
     engine = Engine(
         store, blobs, invoker, region=REGION, account=ACCOUNT, clock=clock, **engine_options

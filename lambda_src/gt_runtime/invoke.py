@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -139,9 +139,13 @@ class InProcessInvoker:
         blobs: Blobs,
         *,
         skill_store: Callable[[str], Any] | None = None,
+        log_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.functions = dict(functions)
         self.blobs = blobs
+        #: Where the functions' own output goes (their log lines and metric records, what
+        #: CloudWatch Logs gets in Lambda): a file appended to, or ``None``: stdout.
+        self.log_path = log_path
         memory: dict[str, Any] = {}
 
         def in_memory(table: str) -> Any:
@@ -177,8 +181,20 @@ class InProcessInvoker:
             _environment(function.environment),
             payload.route_s3_to(_BlobsAsS3(self.blobs)),
             skill.route_skill_store_to(self.skill_store),
+            _function_output(self.log_path),
         ):
             return _HANDLERS[function.handler](event, context)
+
+
+@contextmanager
+def _function_output(path: str | os.PathLike[str] | None) -> Iterator[None]:
+    """The function's stdout appended to ``path`` (the invocations are serialised by the
+    invoker's lock, as Lambda runs one event per environment); ``None``: left alone."""
+    if path is None:
+        yield
+        return
+    with open(path, "a", encoding="utf-8") as log, redirect_stdout(log):
+        yield
 
 
 @contextmanager

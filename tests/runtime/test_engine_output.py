@@ -439,3 +439,20 @@ def test_a_retried_batch_adds_its_skill_evidence_once(tmp_path):
     assert store.add("job#x", evidence) is True  # no key: always added
     loaded = SqliteSkillStore(tmp_path / "skill.db", "T").load("job#x", ["w"])
     assert (loaded["w"].agreements, loaded["w"].scored) == (3.0, 6.0)
+
+
+def test_the_functions_output_goes_to_their_log_file_not_the_servers_stdout(tmp_path, capsys):
+    """The post-annotation function prints a metric record per batch (CloudWatch Logs in
+    Lambda); ``serve`` gives it a log file instead of the terminal it prints links to."""
+    setup = make_setup(tmp_path)
+    log = tmp_path / "functions.log"
+    setup.engine.invoker.log_path = log
+    put_inputs(setup.blobs, 2)
+    setup.engine.create_job(request(NumberOfHumanWorkersPerDataObject=1))
+    a = worker("a")
+    for _ in range(2):
+        task = setup.engine.claim("pets", a)
+        setup.engine.submit(task.task_id, a, answer("dog"))
+    setup.engine.tick()
+    assert '"ObjectsConsolidated"' in log.read_text()
+    assert "ObjectsConsolidated" not in capsys.readouterr().out
