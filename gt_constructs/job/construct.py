@@ -471,6 +471,8 @@ def warn_closed_to_new_customers(scope: IConstruct) -> None:
     Annotations.of(scope).add_warning_v2(
         CLOSED_TO_NEW_CUSTOMERS_WARNING,
         "AWS has closed SageMaker Ground Truth to new customers: deploying this job needs "
-        "an account that already uses Ground Truth. Acknowledge with "
+        "an account that already uses Ground Truth. Without it: runtime=Runtime.SELF_HOSTED "
+        "(on the job and its PrivateWorkteam) runs the job on the self-hosted runtime, and "
+        "`gt-constructs serve --app ...` runs it on one machine. Acknowledge with "
         f"Annotations.of(scope).acknowledge_warning('{CLOSED_TO_NEW_CUSTOMERS_WARNING}').",
     )
