@@ -9,8 +9,10 @@ cfn-lint and asl-validator run on the templates.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -372,6 +374,94 @@ def test_the_runners_log_group_follows_the_jobs_default_removal_policy(self_host
     }
     assert len(groups) == 1
     assert [g.get("DeletionPolicy") for g in groups.values()] == ["Retain"]
+
+
+def _placeholders(value: Any) -> str:
+    """A CloudFormation string with each reference as a fixed placeholder (the same
+    reference reads the same wherever it appears)."""
+    if isinstance(value, str):
+        return value
+    ((function, argument),) = value.items()
+    if function == "Fn::Join":
+        return str(argument[0]).join(_placeholders(part) for part in argument[1])
+    if function == "Fn::GetAtt":
+        return f"<{argument[0]}.{argument[1]}>"
+    if function == "Ref":
+        return f"<{argument}>"
+    raise AssertionError(f"unexpected {function}")
+
+
+def test_the_runner_starts_the_jobs_own_request_on_the_runtimes_machine(self_hosted):
+    """The runner's state machine, executed by moto: a batch's input becomes the job's
+    request (as synthesized for Ground Truth) with the batch's manifest, workers and
+    stopping conditions and a job name of the job's prefix, started on the runtime's job
+    machine under that name. moto cannot run the startExecution integration (it fails on
+    any ``Input``), so its state runs as a Pass state with the same parameters: the
+    execution's output is exactly what the task would send to ``StartExecution``."""
+    import boto3
+    from moto import mock_aws
+
+    (machine,) = [
+        m
+        for k, m in _resources(self_hosted, "AWS::StepFunctions::StateMachine").items()
+        if k.startswith("JobRunnerStateMachine")
+    ]
+    definition = json.loads(
+        _placeholders(machine["Properties"]["DefinitionString"]).replace("<AWS::Partition>", "aws")
+    )
+    label = definition["States"]["LabelBatch"]
+    assert label["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    definition["States"]["LabelBatch"] = {
+        "Type": "Pass",
+        "Parameters": label["Parameters"],
+        "End": True,
+    }
+    (output,) = [
+        o for k, o in self_hosted.find_outputs("*").items() if "CreateLabelingJobRequest" in k
+    ]
+    expected = json.loads(_placeholders(output["Value"]).replace("<AWS::Partition>", "aws"))
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        states = boto3.client("stepfunctions", region_name="us-east-1")
+        runner = states.create_state_machine(
+            name="runner",
+            definition=json.dumps(definition),
+            roleArn="arn:aws:iam::111122223333:role/sfn",
+        )
+        execution = states.start_execution(
+            stateMachineArn=runner["stateMachineArn"],
+            name="batch-2",
+            input=json.dumps(
+                {"manifestS3Uri": "s3://data/batches/2.manifest", "workersPerObject": 5}
+            ),
+        )["executionArn"]
+        for _ in range(200):
+            described = states.describe_execution(executionArn=execution)
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.05)
+    assert described["status"] == "SUCCEEDED"
+    start = json.loads(described["output"])
+    request = start["Input"]["request"]
+    assert start["StateMachineArn"].startswith("<LabelingRuntimeJobMachine")
+    assert start["Name"] == request["LabelingJobName"]
+    assert re.fullmatch(r"image-classification-[0-9a-f]{8}-batch-2", request["LabelingJobName"])
+    assert request["InputConfig"] == {
+        "DataSource": {"S3DataSource": {"ManifestS3Uri": "s3://data/batches/2.manifest"}}
+    }
+    assert request["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"] == 5
+    assert set(request["StoppingConditions"]) == {
+        "MaxHumanLabeledObjectCount",
+        "MaxPercentageOfInputDatasetLabeled",
+    }
+    # everything else is the job's own definition, as synthesized
+    for key in ("LabelAttributeName", "OutputConfig", "RoleArn", "LabelCategoryConfigS3Uri"):
+        assert request[key] == expected[key], key
+    workers = "NumberOfHumanWorkersPerDataObject"
+    assert {**request["HumanTaskConfig"], workers: 0} == {**expected["HumanTaskConfig"], workers: 0}
+    # the output's request carries the deployed job's request-hash tag; a batch has its own
+    assert request["Tags"] == [
+        t for t in expected["Tags"] if t["Key"] != "gt-constructs:request-hash"
+    ]
 
 
 # -- validators --------------------------------------------------------------------------------
