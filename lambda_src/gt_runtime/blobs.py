@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import unquote
@@ -63,12 +65,25 @@ class LocalBlobs:
     """A folder laid out like S3: ``s3://bucket/key`` is ``root/bucket/key``.
 
     A key that would leave the folder (``..`` segments, absolute parts) is
-    refused with ``ValueError``.
+    refused with ``ValueError``. Writes are atomic: a file is written under
+    ``root/.partial/`` (no bucket name starts with a dot) and renamed into place,
+    so a process killed mid-write leaves nothing in the bucket folders (a tool
+    reading the output as it reads S3 sees whole objects only); what such a kill
+    leaves in ``.partial`` is removed when the folder is opened again.
     """
+
+    #: Partial writes older than this are a killed process's, removed on opening.
+    STALE_PARTIAL_SECONDS = 600
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.partial = self.root / ".partial"
+        self.partial.mkdir(parents=True, exist_ok=True)
+        cutoff = time.time() - self.STALE_PARTIAL_SECONDS
+        for leftover in self.partial.iterdir():
+            with suppress(OSError):  # another process's, just renamed or removed
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
 
     def path(self, uri: str) -> Path:
         """The file that holds ``uri`` (inside ``root``, always)."""
@@ -97,7 +112,7 @@ class LocalBlobs:
     def write(self, uri: str, data: bytes, content_type: str | None = None) -> None:
         path = self.path(uri)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.name)
+        handle, temporary = tempfile.mkstemp(dir=self.partial, prefix=".tmp-")
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)

@@ -200,3 +200,29 @@ def test_a_finished_batch_is_never_finished_twice(tmp_path):
     setup.engine.tick()
     assert setup.store.finish_batch("pets", 0, []) is False
     assert setup.store.start_batch("pets", now=setup.clock(), limit=10) is None
+
+
+def test_a_write_cut_short_leaves_nothing_in_the_output_folders(tmp_path, monkeypatch):
+    """A kill between writing and renaming left ``.tmp-*`` files beside the output (a
+    tool listing ``consolidation-response/`` saw one file too many). Partial writes live
+    in ``root/.partial`` and a stale one is removed when the folder is opened again."""
+    from gt_constructs.lambda_src.gt_runtime import blobs as module
+
+    blobs = module.LocalBlobs(tmp_path)
+
+    def killed(source, target):  # the process dies between the write and the rename
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module.os, "replace", killed)
+    monkeypatch.setattr(module.os, "unlink", lambda path: None)  # no cleanup after a kill
+    with pytest.raises(KeyboardInterrupt):
+        blobs.write("s3://out/jobs/pets/response.json", b"{}")
+    monkeypatch.undo()
+    folder = tmp_path / "out" / "jobs" / "pets"
+    assert not folder.exists() or list(folder.iterdir()) == []
+    assert blobs.list("s3://out/") == []
+    (leftover,) = list((tmp_path / ".partial").iterdir())
+    old = time.time() - module.LocalBlobs.STALE_PARTIAL_SECONDS - 1
+    os.utime(leftover, (old, old))
+    module.LocalBlobs(tmp_path)  # reopened after the crash
+    assert list((tmp_path / ".partial").iterdir()) == []
