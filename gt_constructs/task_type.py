@@ -68,6 +68,12 @@ class TaskType(enum.Enum):
         return self._info.title
 
     @property
+    def default_keywords(self) -> list[str]:
+        """``TaskKeywords`` when none are given: the data kind, "labeling" and the task."""
+        words = {"IMAGE": ["image", "labeling"], "TEXT": ["text", "labeling"]}[self.data_kind.name]
+        return [*words, self.title.split(" (")[0].lower()][:5]
+
+    @property
     def max_labels(self) -> int:
         """How many label categories a job of this type may have (``LABEL_LIMITS``)."""
         limit = LABEL_LIMITS.get(self)

@@ -93,7 +93,7 @@ class JobSettings:
         task_type: TaskType = props["task_type"]
         labels = tuple(props["labels"])
         attribute = props["label_attribute_name"] or task_type.value.lower().replace("_", "-")
-        keywords = tuple(props["task_keywords"] or _default_keywords(task_type))
+        keywords = tuple(props["task_keywords"] or task_type.default_keywords)
         classifiers = tuple(
             name
             for name, on in (
@@ -301,8 +301,3 @@ def _short_list(labels: Sequence[str]) -> str:
     shown = [label for label in labels[:3] if not Token.is_unresolved(label)]
     more = "" if len(labels) <= 3 else f" and {len(labels) - 3} more"
     return ", ".join(shown) + more if shown else "data objects"
-
-
-def _default_keywords(task_type: TaskType) -> list[str]:
-    words = {"IMAGE": ["image", "labeling"], "TEXT": ["text", "labeling"]}[task_type.data_kind.name]
-    return [*words, task_type.title.split(" (")[0].lower()][:5]

@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..consolidation import Consolidation
-from ..job.settings import _default_keywords
 from ..lambda_src.gt_annotation.contract import PostAnnotationSettings, PreAnnotationSettings
 from ..lambda_src.gt_resources.labeling_job import job_name
 from ..lambda_src.gt_runtime.invoke import LocalFunction
@@ -205,7 +204,7 @@ def from_flags(
             "WorkteamArn": workteam_arn(team),
             "UiConfig": {"UiTemplateS3Uri": f"{prefix}/worker-template.liquid.html"},
             "PreHumanTaskLambdaArn": PRE_ARN,
-            "TaskKeywords": _default_keywords(task_type),
+            "TaskKeywords": task_type.default_keywords,
             "TaskTitle": (
                 title or f"{task_type.title} of {', '.join(labels[:3]) or 'data objects'}"
             )[:128],

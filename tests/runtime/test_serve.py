@@ -127,3 +127,33 @@ def test_a_restart_with_the_same_folder_resumes_the_job(tmp_path) -> None:
         )
     finally:
         again.close()
+
+
+def test_serve_from_flags_never_starts_jsii(tmp_path) -> None:
+    """A job from flags needs no CDK: importing aws_cdk starts a Node process (seconds,
+    and jsii's end-of-life banner on Node 20) for nothing."""
+    import subprocess
+    import sys
+
+    manifest = tmp_path / "streets.manifest"
+    manifest.write_text(
+        "".join(
+            json.dumps({"source-ref": str(path)}) + "\n"
+            for path in sorted(EXAMPLES.glob("*.png"))[:2]
+        )
+    )
+    code = (
+        "import sys\n"
+        "from gt_constructs.cli import main\n"
+        f"code = main(['serve', '--data', {str(tmp_path / 'data')!r}, '--manifest', "
+        f"{str(manifest)!r}, '--task-type', 'IMAGE_CLASSIFICATION', '--labels', 'A', 'B', "
+        "'--check'])\n"
+        "print('loaded', sorted(m for m in ('jsii', 'aws_cdk') if m in sys.modules))\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "loaded []" in result.stdout
+    assert "end-of-life" not in result.stderr
